@@ -1,0 +1,1 @@
+"""Auto-graded assignment kit."""

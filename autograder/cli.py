@@ -1,0 +1,180 @@
+"""The ``autograder`` command: release, check, grade, demo, data."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder import config
+
+DEFAULT_JOBS = max(1, (os.cpu_count() or 1) // 2)
+
+
+def _assignments(names: list[str] | None) -> list[str]:
+    known = list(config.load().assignments)
+    for name in names or []:
+        if name not in known:
+            raise SystemExit(f"autograder: unknown assignment {name!r}; known: {', '.join(known)}")
+    return names or known
+
+
+def cmd_release(args) -> int:
+    from autograder import release
+
+    for assignment in _assignments(args.assignment):
+        started = time.monotonic()
+        target = release.write_template(assignment)
+        points = config.load().assignment(assignment)
+        print(f"{assignment}: template {target.relative_to(config.ROOT)} written "
+              f"({points.max_score('cpu'):g} points cpu tier, {points.max_score('gpu'):g} with gpu) "
+              f"in {time.monotonic() - started:.1f} s")
+        if not args.no_verify:
+            release.verify(assignment, quiet=args.quiet)
+    return 0
+
+
+def cmd_check(args) -> int:
+    """Public checks on the student's working copy, with the score of the public part."""
+    from autograder.grade import Options, grade_one
+    from autograder.submissions import Submission
+
+    folder = Path(args.path).resolve()
+    assignment = args.assignment or _guess_assignment(folder)
+    with tempfile.TemporaryDirectory() as out:
+        document = grade_one(Submission(folder.name, folder, assignment), Path(out),
+                             Options(visibility="public", threads=args.threads, data=args.data))
+    print(format_feedback(document))
+    return 0 if document["score"] == document["extra_data"]["max_score"] else 1
+
+
+def _guess_assignment(folder: Path) -> str:
+    grading = config.load()
+    for name, assignment in grading.assignments.items():
+        if folder.name == name or all((folder / f"{m}.py").exists() for m in assignment.modules):
+            return name
+    raise SystemExit(f"autograder: cannot tell which assignment {folder} is; name it: autograder check ASSIGNMENT")
+
+
+def format_feedback(document: dict) -> str:
+    lines = [document["output"].splitlines()[0]]
+    for test in document["tests"]:
+        mark = "PASS" if test["status"] == "passed" else "FAIL"
+        lines.append(f"  {mark} {test['name']}  ({test['score']:g}/{test['max_score']:g})")
+        if test["output"]:
+            lines += [f"       {line}" for line in test["output"].splitlines()]
+    return "\n".join(lines)
+
+
+def cmd_grade(args) -> int:
+    from autograder.grade import Options, grade_many
+    from autograder.submissions import SubmissionError, discover
+
+    try:
+        submissions = discover([Path(p) for p in args.submissions], args.assignment)
+    except SubmissionError as error:
+        raise SystemExit(f"autograder grade: {error}") from None
+    if args.tier == "gpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("autograder grade: --tier gpu on a machine without CUDA: gpu checks will be skipped "
+                  "(and score 0)", file=sys.stderr)
+    options = Options(tier=args.tier, seed=args.seed, threads=args.threads, data=args.data)
+    started = time.monotonic()
+    graded = grade_many(submissions, Path(args.out), options, jobs=args.jobs, force=args.force, quiet=args.quiet)
+    if not args.no_report:
+        from autograder import report
+
+        report.write_all(Path(args.out), graded)
+    print(score_table(graded))
+    print(f"{len(graded)} submissions graded into {args.out} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def score_table(graded: dict[str, dict]) -> str:
+    rows = [("submission", "score", "%", "failed checks")]
+    for name, document in sorted(graded.items()):
+        max_score = document["extra_data"]["max_score"]
+        failed = [t["name"].split("::")[1] for t in document["tests"] if t["status"] != "passed"]
+        rows.append((name, f"{document['score']:g}/{max_score:g}",
+                     f"{100 * document['score'] / max_score:.0f}" if max_score else "-",
+                     ", ".join(failed[:4]) + (f" (+{len(failed) - 4})" if len(failed) > 4 else "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in rows)
+
+
+def cmd_demo(args) -> int:
+    from autograder import demo
+
+    return demo.run(Path(args.out), jobs=args.jobs, quiet=args.quiet, assignments=_assignments(args.assignment))
+
+
+def cmd_data(args) -> int:
+    from autograder import data
+
+    root = data.root(args.data)
+    if args.action == "prepare":
+        print(f"Fashion-MNIST ready in {data.prepare(root)}")
+    else:
+        data.fetch(root, args.datasets)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    parser.add_argument("--quiet", action="store_true", default=os.environ.get("CI") == "true",
+                        help="no progress bars (default under CI=true)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", help="build student_template/ from solutions/ and run the gates")
+    release.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    release.add_argument("--no-verify", action="store_true", help="skip grading the reference and template")
+    release.set_defaults(func=cmd_release)
+
+    check = commands.add_parser("check", help="run the public checks on your working copy")
+    check.add_argument("assignment", nargs="?", help="assignment id (default: guessed from the folder)")
+    check.add_argument("--path", default=".", help="folder with your modules (default: current folder)")
+    check.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    check.add_argument("--data", type=Path, default=None)
+    check.set_defaults(func=cmd_check)
+
+    grade = commands.add_parser("grade", help="grade submissions (folders or zips) into results.json files")
+    grade.add_argument("submissions", nargs="+", help="submission folders/zips, or folders of them")
+    grade.add_argument("--assignment", required=True, choices=list(config.load().assignments))
+    grade.add_argument("--tier", choices=("cpu", "gpu"), default="cpu")
+    grade.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help="submissions graded in parallel")
+    grade.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    grade.add_argument("--out", default="graded", help="output folder (default: graded/)")
+    grade.add_argument("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
+    grade.add_argument("--data", type=Path, default=None, help="data root (default: $AUTOGRADER_DATA or .data)")
+    grade.add_argument("--force", action="store_true", help="grade again submissions already graded")
+    grade.add_argument("--no-report", action="store_true", help="skip the HTML reports")
+    grade.set_defaults(func=cmd_grade)
+
+    demo = commands.add_parser("demo", help="release, then grade the reference, the template and samples")
+    demo.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output/)")
+    demo.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
+    demo.set_defaults(func=cmd_demo)
+
+    data = commands.add_parser("data", help="prepare the data sets (torchvision layout)")
+    data.add_argument("action", choices=("prepare", "fetch"),
+                      help="prepare: Fashion-MNIST from Debian's package; fetch: download MNIST/CIFAR-10")
+    data.add_argument("datasets", nargs="*", default=["MNIST", "CIFAR10"])
+    data.add_argument("--data", type=Path, default=None)
+    data.set_defaults(func=cmd_data)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except config.ConfigError as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

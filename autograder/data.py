@@ -1,0 +1,71 @@
+"""Data sets used by the graders, in torchvision's own folder layout under one data root.
+
+The CPU tier reads real Fashion-MNIST from Debian's ``dataset-fashion-mnist`` package, gunzipped once by
+``autograder data prepare`` into ``<root>/FashionMNIST/raw/`` where
+``torchvision.datasets.FashionMNIST(root, download=False)`` finds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from autograder.config import ROOT
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+
+
+class DataMissing(RuntimeError):
+    """A data set the check needs is not in the data root (a problem of the grading machine)."""
+
+
+def root(option: Path | None = None) -> Path:
+    """``--data``, else ``$AUTOGRADER_DATA``, else ``<repo>/.data``."""
+    return Path(option or os.environ.get("AUTOGRADER_DATA") or ROOT / ".data").resolve()
+
+
+def prepare(data_root: Path, source: Path = DEBIAN_FASHION_MNIST) -> Path:
+    """Gunzip Debian's Fashion-MNIST IDX files into ``<data_root>/FashionMNIST/raw/`` (idempotent)."""
+    raw = data_root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in IDX_FILES:
+        target = raw / name
+        if target.exists():
+            continue
+        packed = source / f"{name}.gz"
+        if not packed.exists():
+            raise DataMissing(f"{packed} not found: install Debian's dataset-fashion-mnist "
+                              "(apt-get install dataset-fashion-mnist) or run `make setup`")
+        with gzip.open(packed, "rb") as src, open(f"{target}.part", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(f"{target}.part", target)
+    return raw
+
+
+@functools.lru_cache(maxsize=4)
+def images(data_root: Path, name: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) uint8 and labels (N,) int64 of one split of ``name`` ("FashionMNIST" or
+    "MNIST"), read by torchvision's own loader from ``<data_root>/<name>/raw``."""
+    from torchvision import datasets
+
+    try:
+        dataset = getattr(datasets, name)(str(data_root), train=train, download=False)
+    except RuntimeError:
+        how = "`autograder data prepare`" if name == "FashionMNIST" else "`autograder data fetch` (needs internet)"
+        raise DataMissing(f"{name} not found under {data_root}/{name}/raw: run {how}") from None
+    return dataset.data.numpy(), dataset.targets.numpy().astype(np.int64)
+
+
+def subset(data_root: Path, name: str, train: bool, size: int, rng: np.random.Generator
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` images and labels of one split of ``name`` drawn without replacement by ``rng``."""
+    pictures, labels = images(data_root, name, train)
+    index = np.sort(rng.choice(len(labels), size=min(size, len(labels)), replace=False))
+    return pictures[index], labels[index]

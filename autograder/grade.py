@@ -1,0 +1,120 @@
+"""Grade submissions: one trusted pytest grader process per submission, which drives one isolated worker.
+
+Every submission ends with a results.json, even when its grader or worker crashed or ran out of time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from autograder import config, results
+from autograder.config import GRADERS, Tier
+from autograder.submissions import Submission
+
+GRADER_OVERHEAD_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: tier, visibility, seed, threads per worker, data root, grading.yml."""
+
+    tier: Tier = "cpu"
+    visibility: str = "all"
+    seed: int | None = None
+    threads: int = 1
+    data: Path | None = None
+    grading_path: Path | None = None
+    only: tuple[str, ...] = ()  # check ids to run (default: every selected check)
+
+    def checks(self, grading: config.Grading, assignment: str) -> list[config.Check]:
+        """The checks this run grades."""
+        selected = grading.assignment(assignment).selected(self.tier, self.visibility)
+        return [c for c in selected if not self.only or c.id in self.only]
+
+
+def run_grader(folder: Path, assignment: str, options: Options) -> tuple[dict[str, dict], str, float]:
+    """Run the pytest graders of ``assignment`` on ``folder``; return (records, note, seconds)."""
+    checks = options.checks(config.load(options.grading_path), assignment)
+    budget = sum(c.timeout for c in checks) + GRADER_OVERHEAD_SECONDS
+    targets = [str(GRADERS / assignment / c.id) for c in checks] if options.only else [str(GRADERS / assignment)]
+    with tempfile.TemporaryDirectory(prefix="autograder-grade-") as scratch:
+        report = Path(scratch) / "report.json"
+        command = [sys.executable, "-m", "pytest", *targets, "-p", "autograder.plugin",
+                   "-p", "no:cacheprovider", "-q", "--no-header", "-o", "addopts=", "--rootdir", str(GRADERS),
+                   f"--submission={folder}", f"--tier={options.tier}", f"--visibility={options.visibility}",
+                   f"--report={report}", f"--threads={options.threads}"]
+        command += [f"--seed={options.seed}"] * (options.seed is not None)
+        command += [f"--data={options.data}"] * (options.data is not None)
+        command += [f"--grading={options.grading_path}"] * (options.grading_path is not None)
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=scratch,
+                                   start_new_session=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        try:
+            output, _ = process.communicate(timeout=budget)
+            note = ""
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            note = f"grading stopped after {budget:g} s"
+        seconds = time.monotonic() - started
+        try:
+            records = {r["id"]: r for r in json.loads(report.read_text())["checks"]}
+        except (OSError, ValueError, KeyError):
+            records = {}
+            tail = output.decode("utf-8", "replace")[-1500:]
+            note = note or f"the grader stopped before reporting (exit code {process.returncode}):\n{tail}"
+    return records, note, seconds
+
+
+def grade_one(submission: Submission, out: Path, options: Options) -> dict:
+    """Grade one submission into ``out/<name>/results.json`` and return the results."""
+    grading = config.load(options.grading_path)
+    target = out / submission.name / "results.json"
+    try:
+        with submission.unpacked() as (folder, problems):
+            if problems:
+                records, note, seconds = {}, "; ".join(problems), 0.0
+            else:
+                records, note, seconds = run_grader(folder, submission.assignment, options)
+    except Exception as error:  # noqa: BLE001 - whatever happens, the submission gets a record
+        records, note, seconds = {}, f"grading failed: {type(error).__name__}: {error}", 0.0
+    document = results.build(submission.assignment, grading.assignment(submission.assignment).title,
+                             options.checks(grading, submission.assignment), options.tier, records,
+                             seed=options.seed if options.seed is not None else grading.seed,
+                             seconds=seconds, note=note)
+    document["extra_data"]["submission"] = submission.name
+    results.write(target, document)
+    return document
+
+
+def grade_many(submissions: list[Submission], out: Path, options: Options, jobs: int = 1, force: bool = False,
+               quiet: bool = False) -> dict[str, dict]:
+    """Grade in parallel (``jobs`` graders at a time); already graded submissions are reused unless
+    ``force``. Writes ``out/grades.csv`` and returns name -> results."""
+    out.mkdir(parents=True, exist_ok=True)
+    graded: dict[str, dict] = {}
+    todo = []
+    for submission in submissions:
+        existing = out / submission.name / "results.json"
+        if existing.exists() and not force:
+            graded[submission.name] = json.loads(existing.read_text())
+        else:
+            todo.append(submission)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+            tqdm(total=len(todo), desc="grading", unit="submission", disable=quiet) as bar:
+        for submission, document in zip(todo, pool.map(lambda s: grade_one(s, out, options), todo)):
+            graded[submission.name] = document
+            bar.update()
+    results.write_grades_csv(out / "grades.csv", graded)
+    return graded

@@ -1,0 +1,1 @@
+"""pytest graders, one folder per assignment (trusted side)."""

@@ -1,0 +1,194 @@
+"""Probes of tp1_mlp: run in the worker, call the student's functions, return plain data."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from autograder.sandbox.probing import StudentError, call, summarize_model, tensor
+
+PARAMS = ("Wh", "bh", "Wy", "by")
+
+
+def _tensors(arrays: dict, requires_grad: bool = False) -> dict[str, torch.Tensor]:
+    return {k: torch.tensor(v).requires_grad_(requires_grad) for k, v in arrays.items()}
+
+
+def _param_dict(value, where: str) -> dict[str, np.ndarray]:
+    if not isinstance(value, dict):
+        raise StudentError(f"{where} should return a dict of tensors, got {type(value).__name__}")
+    return {name: tensor(value[name], f"{where}[{name!r}]") for name in PARAMS if name in value}
+
+
+def init_params(nx: int, nh: int, ny: int):
+    return _param_dict(call("manual", "init_params", nx, nh, ny), "manual.init_params")
+
+
+def softmax(Z):
+    return tensor(call("manual", "softmax", torch.tensor(Z)), "manual.softmax")
+
+
+def forward(params, X):
+    result = call("manual", "forward", _tensors(params), torch.tensor(X))
+    if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
+        raise StudentError("manual.forward should return a tuple (Yhat, outputs) with outputs a dict")
+    yhat, outputs = result
+    return {"yhat": tensor(yhat, "manual.forward's Yhat"),
+            "outputs": {k: tensor(v, f"manual.forward's outputs[{k!r}]") for k, v in outputs.items()}}
+
+
+def loss_accuracy(Yhat, Y):
+    result = call("manual", "loss_accuracy", torch.tensor(Yhat), torch.tensor(Y))
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise StudentError("manual.loss_accuracy should return a tuple (L, acc)")
+    loss, acc = result
+    return {"loss": tensor(loss, "manual.loss_accuracy's L") if isinstance(loss, torch.Tensor) else loss,
+            "acc": float(acc) if isinstance(acc, (int, float, torch.Tensor)) and not isinstance(acc, bool)
+            else repr(acc)}
+
+
+def backward(params, outputs, Y):
+    grads = call("manual", "backward", _tensors(params), _tensors(outputs), torch.tensor(Y))
+    return _param_dict(grads, "manual.backward")
+
+
+def sgd(params, grads, eta):
+    tensors = _tensors(params)
+    originals = dict(tensors)
+    returned = call("manual", "sgd", tensors, _tensors(grads), eta)
+    return {"returned": _param_dict(returned, "manual.sgd"),
+            "in_place": all(originals[k] is tensors[k] for k in PARAMS) and all(
+                np.array_equal(tensor(tensors[k], k), tensor(returned[k], k)) for k in PARAMS)}
+
+
+def _leaf_report(params: dict[str, torch.Tensor]) -> dict:
+    """Values and autograd state of each parameter after a step."""
+    return {name: {"value": tensor(p, f"params[{name!r}]"), "is_leaf": bool(p.is_leaf),
+                   "requires_grad": bool(p.requires_grad)} for name, p in params.items()}
+
+
+def autograd_steps(params, X, Y, eta, steps: int = 2):
+    """Run ``autograd_mlp.train_step`` ``steps`` times on the same batch; report after each step."""
+    student_params = _tensors(params, requires_grad=True)
+    reports = []
+    for _ in range(steps):
+        call("autograd_mlp", "train_step", student_params, torch.tensor(X), torch.tensor(Y), eta)
+        reports.append(_leaf_report(student_params))
+    return reports
+
+
+def _model_with(module: str, state, nx: int, nh: int, ny: int) -> torch.nn.Module:
+    model = call(module, "make_model", nx, nh, ny)
+    if not isinstance(model, torch.nn.Module):
+        raise StudentError(f"{module}.make_model should return a torch.nn.Module, got {type(model).__name__}")
+    model = model.double()
+    try:
+        model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    except RuntimeError as error:
+        raise StudentError(f"{module}.make_model's layers are not Linear({nx},{nh}) → Tanh → "
+                           f"Linear({nh},{ny}) in an nn.Sequential: {str(error).splitlines()[0]}") from None
+    return model
+
+
+def model_summary(nx: int, nh: int, ny: int, batch: int):
+    model = call("nn_mlp", "make_model", nx, nh, ny)
+    summary = summarize_model(model, (batch, nx))
+    summary["sequential"] = isinstance(model, torch.nn.Sequential)
+    return summary
+
+
+def nn_loss(logits, y):
+    loss_fn = call("nn_mlp", "make_loss")
+    if not callable(loss_fn):
+        raise StudentError("nn_mlp.make_loss should return a loss module")
+    return tensor(loss_fn(torch.tensor(logits), torch.tensor(y)), "nn_mlp.make_loss()(logits, y)")
+
+
+def nn_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
+    """``nn_mlp.train_step`` twice (student's model, loss and manual update); state after each step."""
+    model = _model_with("nn_mlp", state, nx, nh, ny)
+    loss_fn = call("nn_mlp", "make_loss")
+    reports = []
+    for _ in range(steps):
+        call("nn_mlp", "train_step", model, loss_fn, torch.tensor(X), torch.tensor(y), eta)
+        reports.append(_leaf_report(dict(model.named_parameters())))
+    return reports
+
+
+def optimizer_settings(nx: int, nh: int, ny: int, eta: float):
+    model = call("nn_mlp", "make_model", nx, nh, ny)
+    optimizer = call("optim_mlp", "make_optimizer", model, eta)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise StudentError(f"optim_mlp.make_optimizer should return a torch.optim optimizer, "
+                           f"got {type(optimizer).__name__}")
+    group = optimizer.param_groups[0]
+    covered = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    return {"type": type(optimizer).__name__, "lr": float(group["lr"]),
+            "momentum": float(group.get("momentum", 0.0)), "weight_decay": float(group.get("weight_decay", 0.0)),
+            "all_parameters": all(id(p) in covered for p in model.parameters())}
+
+
+def optim_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
+    """``optim_mlp.train_step`` twice with the student's optimizer; state after each step."""
+    model = _model_with("nn_mlp", state, nx, nh, ny)
+    loss_fn = call("nn_mlp", "make_loss")
+    optimizer = call("optim_mlp", "make_optimizer", model, eta)
+    reports = []
+    for _ in range(steps):
+        call("optim_mlp", "train_step", model, loss_fn, optimizer, torch.tensor(X), torch.tensor(y))
+        reports.append(_leaf_report(dict(model.named_parameters())))
+    return reports
+
+
+def _predict(trained, X: torch.Tensor, where: str) -> np.ndarray:
+    """Class predictions (N,) of a trained model (nn.Module) or parameter dict (manual.forward)."""
+    with torch.no_grad():
+        if isinstance(trained, torch.nn.Module):
+            trained.eval()
+            scores = trained(X.to(next(trained.parameters()).device))
+        elif isinstance(trained, dict):
+            scores, _ = call("manual", "forward", trained, X)
+        else:
+            raise StudentError(f"{where} should return (params or model, history), got {type(trained).__name__}")
+    return tensor(scores, f"{where}: scores", ndim=2).argmax(axis=1)
+
+
+def _history(history, where: str) -> dict:
+    if not isinstance(history, dict):
+        raise StudentError(f"{where} should return (model, history) with history a dict of lists")
+    return {k: [float(x) for x in v] for k, v in history.items() if isinstance(v, (list, tuple))}
+
+
+def train_and_predict(variant: str, train_X, train_Y, test_X, test_Y, held_X, budget: dict):
+    """Train with ``train.train_<variant>`` on the given split, then predict the held-out images.
+
+    Images arrive as uint8 (N, 28, 28) for the image variant and are scaled to [0, 1] and flattened.
+    """
+    def prepared(X):
+        X = torch.tensor(X)
+        return X.reshape(len(X), -1).float() / 255 if X.dtype == torch.uint8 else X.float()
+
+    classes = int(np.max(train_Y)) + 1
+    data = {"Xtrain": prepared(train_X), "Ytrain": torch.nn.functional.one_hot(torch.tensor(train_Y), classes).float(),
+            "Xtest": prepared(test_X), "Ytest": torch.nn.functional.one_hot(torch.tensor(test_Y), classes).float()}
+    where = f"train.train_{variant}"
+    result = call("train", f"train_{variant}", data, quiet=True, **budget)
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise StudentError(f"{where} should return (params or model, history)")
+    trained, history = result
+    return {"predictions": _predict(trained, prepared(held_X), where), "history": _history(history, where)}
+
+
+def svm_predictions(train_X, train_Y, test_X, test_Y, held_X, C: float):
+    """Fit ``svm.fit_svms`` and return each fitted model's predictions on the held-out points."""
+    data = {"Xtrain": torch.tensor(train_X), "Ytrain": torch.tensor(train_Y),
+            "Xtest": torch.tensor(test_X), "Ytest": torch.tensor(test_Y)}
+    models = call("svm", "fit_svms", data, C)
+    if not isinstance(models, dict):
+        raise StudentError("svm.fit_svms should return a dict name -> fitted scikit-learn model")
+    out = {}
+    for name, model in models.items():
+        if not hasattr(model, "predict"):
+            raise StudentError(f"svm.fit_svms()[{name!r}] is not a fitted scikit-learn model")
+        out[str(name)] = np.asarray(model.predict(np.asarray(held_X))).astype(np.int64)
+    return out

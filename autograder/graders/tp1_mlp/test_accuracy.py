@@ -1,0 +1,65 @@
+"""Training behaviour: each variant learns the circles, the MLP learns real Fashion-MNIST / MNIST, and the
+RBF SVM beats the linear ones. Predictions are made in the worker; labels stay here."""
+
+import numpy as np
+import pytest
+
+from autograder import data as datasets
+from autograder.checks import CheckFailed
+from autograder.checks.accuracy import assert_accuracy
+from autograder.graders.tp1_mlp import _reference as ref
+
+
+def _circles(seed: int) -> dict[str, np.ndarray]:
+    """Train (labels sent) and held-out (labels kept) circles drawn from this check's seed."""
+    split = ref.data.circles(n_train=200, n_test=400, seed=seed)
+    labels = {k: split[k].argmax(dim=1).numpy() for k in ("Ytrain", "Ytest")}
+    return {"train_X": split["Xtrain"].numpy(), "train_Y": labels["Ytrain"],
+            "test_X": split["Xtest"][:200].numpy(), "test_Y": labels["Ytest"][:200],
+            "held_X": split["Xtest"][200:].numpy(), "held_Y": labels["Ytest"][200:]}
+
+
+@pytest.mark.parametrize("variant", ["manual", "autograd", "nn", "optim"])
+def test_circles(probe, check, seed, record, variant):
+    sets = _circles(seed)
+    held_Y = sets.pop("held_Y")
+    got = probe("train_and_predict", variant=variant, budget={**check.budget, "seed": seed}, **sets)
+    record["history"] = got["history"]
+    assert_accuracy(got["predictions"], held_Y, check.threshold, f"train.train_{variant} on the circles", record)
+
+
+def _image_check(probe, check, seed, record, root, name: str, where: str) -> None:
+    rng = np.random.default_rng(seed)
+    budget = dict(check.budget)
+    train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
+    held = datasets.subset(root, name, False, budget.pop("n_test"), rng)
+    monitor = slice(0, len(held[1]) // 4)
+    got = probe("train_and_predict", variant="mnist", train_X=train[0], train_Y=train[1],
+                test_X=held[0][monitor], test_Y=held[1][monitor], held_X=held[0], budget={**budget, "seed": seed})
+    record["history"] = got["history"]
+    assert_accuracy(got["predictions"], held[1], check.threshold, where, record)
+
+
+def test_fashion_mnist(probe, check, seed, record, data_root):
+    _image_check(probe, check, seed, record, data_root, "FashionMNIST", "train.train_mnist on Fashion-MNIST")
+
+
+def test_mnist(probe, check, seed, record, gpu_data_root):
+    _image_check(probe, check, seed, record, gpu_data_root("MNIST"), "MNIST", "train.train_mnist on MNIST")
+
+
+def test_svm_rbf_beats_linear(probe, check, seed, record):
+    sets = _circles(seed)
+    held_Y = sets.pop("held_Y")
+    got = probe("svm_predictions", C=1.0, **sets)
+    scores = {name: float(np.mean(np.asarray(p) == held_Y)) for name, p in got.items()}
+    record["svm"] = scores
+    missing = {"LinearSVC", "SVC_linear", "SVC_rbf"} - set(scores)
+    if missing:
+        raise CheckFailed(f"svm.fit_svms should return fitted models under the keys LinearSVC, SVC_linear and "
+                          f"SVC_rbf (missing: {', '.join(sorted(missing))})")
+    best_linear = max(scores["LinearSVC"], scores["SVC_linear"])
+    if scores["SVC_rbf"] < check.threshold or scores["SVC_rbf"] < best_linear + 0.2:
+        raise CheckFailed(f"svm.fit_svms: RBF SVC scores {scores['SVC_rbf']:.1%} and the best linear SVM "
+                          f"{best_linear:.1%}; expected the RBF kernel ≥ {check.threshold:.0%} and clearly "
+                          "above the linear ones on the circles")

@@ -1,0 +1,90 @@
+"""Parts 1.2.2–1.2.4: autograd, torch.nn and torch.optim versions."""
+
+import numpy as np
+
+from autograder.checks import CheckFailed
+from autograder.checks.models import assert_output_shapes, assert_parameter_counts
+from autograder.checks.values import assert_close, expect_number
+from autograder.graders.tp1_mlp import _reference as ref
+from autograder.sandbox.probing import summarize_model
+
+
+def _assert_steps(reports, expected, where: str, names: dict[str, str]) -> None:
+    """Each step's parameters equal the reference (so gradients were zeroed between steps) and stay leaves."""
+    if not isinstance(reports, list) or len(reports) != len(expected):
+        raise CheckFailed(f"{where}: could not observe {len(expected)} steps")
+    for step, (report, want) in enumerate(zip(reports, expected), start=1):
+        for ref_name, name in names.items():
+            state = report.get(name)
+            if state is None:
+                raise CheckFailed(f"{where}: parameter {name!r} disappeared after step {step}")
+            if not state["is_leaf"] or not state["requires_grad"]:
+                raise CheckFailed(f"{where}: after step {step}, {name} is no longer a leaf tensor that requires "
+                                  "grad: do the update in place inside torch.no_grad()")
+            hint = " (were the gradients zeroed after the first step?)" if step > 1 else ""
+            assert_close(state["value"], want[ref_name], f"{where}: {name} after step {step}{hint}", rtol=1e-6,
+                         atol=1e-9)
+
+
+def test_autograd_two_steps(probe, rng):
+    problem = ref.random_problem(rng)
+    eta = float(rng.uniform(0.05, 0.5))
+    reports = probe("autograd_steps", params=problem["params"], X=problem["X"], Y=problem["Y"], eta=eta)
+    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=2)
+    _assert_steps(reports, expected, "autograd_mlp.train_step", {k: k for k in ref.PARAMS})
+
+
+def test_nn_model_structure(probe, rng):
+    nx, nh, ny = (int(v) for v in rng.integers(3, 30, size=3))
+    got = probe("model_summary", nx=nx, nh=nh, ny=ny, batch=5)
+    import torch
+
+    want = summarize_model(torch.nn.Sequential(torch.nn.Linear(nx, nh), torch.nn.Tanh(),
+                                               torch.nn.Linear(nh, ny)), (5, nx))
+    if not got["sequential"]:
+        raise CheckFailed("nn_mlp.make_model should return a torch.nn.Sequential")
+    assert_parameter_counts(got, want, "nn_mlp.make_model")
+    assert_output_shapes(got, want, "nn_mlp.make_model", (5, nx))
+
+
+def test_nn_loss_is_cross_entropy(probe, rng):
+    logits = rng.normal(0, 3, (7, 5))
+    labels = rng.integers(0, 5, 7)
+    got = expect_number(probe("nn_loss", logits=logits, y=labels), "nn_mlp.make_loss()(logits, y)")
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    want = float(np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(7), labels]))
+    if not np.isclose(got, want, rtol=1e-6):
+        raise CheckFailed(f"nn_mlp.make_loss: loss {got:.6g} on logits, expected the mean cross-entropy "
+                          f"{want:.6g} (nn.CrossEntropyLoss takes logits, not probabilities)")
+
+
+def test_nn_two_steps(probe, rng):
+    problem = ref.random_problem(rng)
+    eta = float(rng.uniform(0.05, 0.5))
+    reports = probe("nn_steps", state=ref.sequential_state(problem["params"]), X=problem["X"],
+                    y=problem["labels"], eta=eta, nx=problem["nx"], nh=problem["nh"], ny=problem["ny"])
+    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=2)
+    names = {"Wh": "0.weight", "bh": "0.bias", "Wy": "2.weight", "by": "2.bias"}
+    _assert_steps(reports, expected, "nn_mlp.train_step", names)
+
+
+def test_optimizer_settings(probe, rng):
+    eta = float(np.round(rng.uniform(0.01, 0.5), 3))
+    got = probe("optimizer_settings", nx=3, nh=4, ny=2, eta=eta)
+    if got["type"] != "SGD":
+        raise CheckFailed(f"optim_mlp.make_optimizer returns {got['type']}, expected torch.optim.SGD")
+    if not np.isclose(got["lr"], eta) or got["momentum"] or got["weight_decay"]:
+        raise CheckFailed(f"optim_mlp.make_optimizer: lr={got['lr']}, momentum={got['momentum']}, weight_decay="
+                          f"{got['weight_decay']}; expected plain SGD with lr={eta}")
+    if not got["all_parameters"]:
+        raise CheckFailed("optim_mlp.make_optimizer: the optimizer does not hold all of model.parameters()")
+
+
+def test_optim_two_steps(probe, rng):
+    problem = ref.random_problem(rng)
+    eta = float(rng.uniform(0.05, 0.5))
+    reports = probe("optim_steps", state=ref.sequential_state(problem["params"]), X=problem["X"],
+                    y=problem["labels"], eta=eta, nx=problem["nx"], nh=problem["nh"], ny=problem["ny"])
+    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=2)
+    names = {"Wh": "0.weight", "bh": "0.bias", "Wy": "2.weight", "by": "2.bias"}
+    _assert_steps(reports, expected, "optim_mlp.train_step", names)

@@ -1,0 +1,212 @@
+"""The pytest plugin that turns ``autograder/graders/<assignment>/`` into a grader.
+
+It selects the tests grading.yml lists for the tier and visibility asked, gives each test its fixtures
+(``probe`` runs student code in the isolated worker, ``check`` is its grading.yml entry, ``rng`` its
+seeded generator, ``record`` stores figures data for the report) and writes one JSON record per test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.config import Check, load
+from autograder.checks import CheckFailed
+from autograder.sandbox.client import Limits, ProbeFailed, Worker
+
+INTERNAL = "grader error (not your fault; tell the course staff)"
+
+
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption("--submission", type=Path, help="folder holding the student's modules")
+    group.addoption("--tier", choices=("cpu", "gpu"), default="cpu")
+    group.addoption("--visibility", choices=("all", "public"), default="all")
+    group.addoption("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
+    group.addoption("--grading", type=Path, default=None, help="grading.yml to use")
+    group.addoption("--report", type=Path, default=None, help="write per-check records (JSON) here")
+    group.addoption("--threads", type=int, default=1, help="torch threads in the worker")
+    group.addoption("--data", type=Path, default=None, help="data folder (torchvision layout)")
+
+
+def assignment_of(item) -> str:
+    return Path(item.fspath).parent.name
+
+
+def check_id(item) -> str:
+    return f"{Path(item.fspath).name}::{item.name}"
+
+
+class Grader:
+    """Per-session state: configuration, the worker, and the records written at the end."""
+
+    def __init__(self, options):
+        self.options = options
+        self.grading = load(options.grading)
+        self.records: dict[str, dict] = {}
+        self.worker: Worker | None = None
+
+    def entry(self, item) -> Check:
+        return self.grading.assignment(assignment_of(item)).check(check_id(item))
+
+
+def pytest_configure(config) -> None:
+    if config.getoption("submission") is not None:
+        config.pluginmanager.register(Grader(config.option), "autograder-grader")
+
+
+def _grader(config) -> Grader:
+    grader = config.pluginmanager.get_plugin("autograder-grader")
+    if grader is None:
+        raise pytest.UsageError("the graders need --submission PATH")
+    return grader
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    grader = config.pluginmanager.get_plugin("autograder-grader")
+    if grader is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        assignment = grader.grading.assignment(assignment_of(item))
+        selected = {c.id for c in assignment.selected(config.option.tier, config.option.visibility)}
+        try:
+            assignment.check(check_id(item))
+        except KeyError:
+            raise pytest.UsageError(f"grading.yml has no entry for {assignment_of(item)} {check_id(item)}")
+        (keep if check_id(item) in selected else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def submission(request) -> Path:
+    """The student's folder (read-only use in the grader: static rules read its source text)."""
+    return _grader(request.config).options.submission.resolve()
+
+
+@pytest.fixture(scope="session")
+def worker(request, submission):
+    grader = _grader(request.config)
+    with Worker(submission, Limits(threads=grader.options.threads)) as running:
+        grader.worker = running
+        yield running
+
+
+@pytest.fixture
+def check(request) -> Check:
+    """This test's grading.yml entry (points, timeout, budget, threshold)."""
+    return _grader(request.config).entry(request.node)
+
+
+@pytest.fixture
+def seed(request, check) -> int:
+    """Seed of this check for this run: base seed, submission name and check id hashed together."""
+    grader = _grader(request.config)
+    base = grader.options.seed if grader.options.seed is not None else grader.grading.seed
+    text = f"{base}|{grader.options.submission.name}|{check.id}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+@pytest.fixture
+def rng(seed) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def record(request) -> dict:
+    """Plain data a test stores for the report (e.g. learning curves)."""
+    request.node.autograder_record = {}
+    return request.node.autograder_record
+
+
+@pytest.fixture
+def data_root(request) -> Path:
+    from autograder import data
+
+    return data.root(_grader(request.config).options.data)
+
+
+@pytest.fixture
+def gpu_data_root(request, data_root, check):
+    """For gpu-tier checks: ``gpu_data_root(name)`` is the data root holding ``name``; the check is skipped
+    with the reason when the budget asks for CUDA and there is none, or when the data set is missing."""
+    from autograder import data
+
+    def ensure(name: str) -> Path:
+        if check.budget.get("device", "cuda") == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                pytest.skip("gpu tier: no CUDA device on this machine")
+        if not (data_root / name / "raw").is_dir():
+            pytest.skip(f"gpu tier: {name} not found under {data_root}/{name}/raw "
+                        "(run `autograder data fetch` on a machine with internet)")
+        return data_root
+
+    return ensure
+
+
+@pytest.fixture
+def probe(request, worker, check, seed):
+    """``probe(name, **args)`` runs ``autograder.graders.<assignment>.probes:<name>`` in the worker."""
+    module = f"autograder.graders.{assignment_of(request.node)}.probes"
+
+    def run(name: str, timeout: float | None = None, **args):
+        target = name if ":" in name else f"{module}:{name}"
+        return worker.call(target, timeout=timeout or check.timeout, seed=seed, **args)
+
+    return run
+
+
+def _message(call) -> tuple[str, bool]:
+    """Feedback text of a failed test and whether the grader itself broke."""
+    error = call.excinfo.value
+    if isinstance(error, (CheckFailed, ProbeFailed)):
+        return str(error), False
+    if isinstance(error, AssertionError):
+        return str(error).split("\nassert ")[0], False
+    return f"{INTERNAL}: {type(error).__name__}: {error}", True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    grader = item.config.pluginmanager.get_plugin("autograder-grader")
+    report = outcome.get_result()
+    if grader is None or report.when not in ("setup", "call"):
+        return
+    key = check_id(item)
+    entry = grader.records.setdefault(key, {"id": key, "status": "passed", "output": "", "seconds": 0.0})
+    entry["seconds"] += call.duration
+    if report.skipped:
+        entry.update(status="skipped", output=str(call.excinfo.value.msg if call.excinfo else "skipped"))
+    elif report.failed:
+        message, internal = _message(call)
+        entry.update(status="error" if internal else "failed", output=message)
+    if report.when == "call":
+        entry["record"] = getattr(item, "autograder_record", {})
+
+
+def pytest_sessionfinish(session) -> None:
+    grader = session.config.pluginmanager.get_plugin("autograder-grader")
+    if grader is None or grader.options.report is None:
+        return
+    worker = grader.worker
+    payload = {"checks": list(grader.records.values()), "finished": time.time(),
+               "worker_starts": worker.starts if worker else 0}
+    grader.options.report.write_text(json.dumps(payload, indent=1, default=_jsonable))
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)

@@ -1,0 +1,57 @@
+"""Sample submissions built from the reference: each one is the solution with one realistic bug.
+
+A corpus file ``tests/submissions/<assignment>.yml`` lists mutations::
+
+    - name: missing_tanh_derivative
+      file: manual.py
+      find: "* (1 - outputs[\\"h\\"] ** 2)"
+      replace: ""
+      caught_by: [test_manual.py::test_backward_finite_differences]
+
+``find`` must occur exactly once in the file, so a mutation can never silently do nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from autograder.config import ROOT
+
+CORPUS = ROOT / "tests" / "submissions"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    find: str
+    replace: str
+    caught_by: list[str]
+    demo: bool = False
+
+
+def mutations(assignment: str) -> list[Mutation]:
+    path = CORPUS / f"{assignment}.yml"
+    return [Mutation(**entry) for entry in yaml.safe_load(path.read_text(encoding="utf-8"))]
+
+
+def reference_copy(assignment: str, target: Path) -> Path:
+    """The reference solution as a student would hand it in (markers are comments: kept)."""
+    shutil.copytree(ROOT / "solutions" / assignment, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def build(assignment: str, mutation: Mutation, target: Path) -> Path:
+    """Write the reference with ``mutation`` applied into ``target``."""
+    reference_copy(assignment, target)
+    path = target / mutation.file
+    text = path.read_text(encoding="utf-8")
+    if text.count(mutation.find) != 1:
+        raise ValueError(f"{CORPUS / assignment}.yml: mutation {mutation.name!r}: {mutation.find!r} occurs "
+                         f"{text.count(mutation.find)} times in {mutation.file}, expected exactly once")
+    path.write_text(text.replace(mutation.find, mutation.replace), encoding="utf-8")
+    return target

@@ -1,0 +1,1 @@
+"""Isolated execution of student code: ``worker`` (untrusted side) and ``client`` (trusted side)."""

@@ -1,0 +1,114 @@
+"""Worker-side helpers for probes: import student modules, validate what they return, summarise models.
+
+Everything here runs next to student code and returns plain data; judging happens in the grader.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class StudentError(Exception):
+    """A problem in the submission, phrased for the student (file, function, what was expected)."""
+
+
+def student_module(name: str):
+    """Import the submission's module ``name`` (e.g. ``"manual"``) with a clear message on failure."""
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name == name:
+            raise StudentError(f"{name}.py was not found in the submission") from None
+        raise StudentError(f"{name}.py: importing it failed: No module named {error.name!r}") from None
+    except SyntaxError as error:
+        raise StudentError(f"{name}.py:{error.lineno}: SyntaxError: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise StudentError(f"{name}.py is not valid UTF-8 text") from None
+    origin = Path(getattr(module, "__file__", "") or "")
+    if not origin.is_file() or origin.parent != Path(sys.path[0]):
+        raise StudentError(f"{name}.py was not found in the submission")
+    return module
+
+
+def student_function(module_name: str, function: str):
+    """The callable ``module_name.function`` of the submission."""
+    value = getattr(student_module(module_name), function, None)
+    if value is None:
+        raise StudentError(f"{module_name}.py has no function {function}()")
+    if not callable(value):
+        raise StudentError(f"{module_name}.{function} is not a function")
+    return value
+
+
+def call(module_name: str, function: str, *args, **kwargs):
+    """Call a student function; a wrong signature is reported with the expected one."""
+    target = student_function(module_name, function)
+    try:
+        inspect.signature(target).bind(*args, **kwargs)
+    except TypeError as error:
+        raise StudentError(f"{module_name}.{function}() cannot be called as the handout specifies "
+                           f"({error}); keep the signature of the template") from None
+    except ValueError:
+        pass  # builtins without a signature
+    return target(*args, **kwargs)
+
+
+def tensor(value, what: str, ndim: int | None = None) -> np.ndarray:
+    """``value`` as a numpy array, provided it is a torch tensor (of ``ndim`` dimensions when given)."""
+    if not isinstance(value, torch.Tensor):
+        raise StudentError(f"{what} should be a torch.Tensor, got {type(value).__name__}")
+    if ndim is not None and value.dim() != ndim:
+        raise StudentError(f"{what} should have {ndim} dimensions, got shape {tuple(value.shape)}")
+    return np.array(torch.Tensor.numpy(torch.Tensor.cpu(torch.Tensor.detach(value))), copy=True)
+
+
+def to_plain(value):
+    """Turn tensors into arrays and tuples into lists, recursively; other values pass through."""
+    if isinstance(value, torch.Tensor):
+        return tensor(value, "value")
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_plain(item) for key, item in value.items()}
+    return value
+
+
+def summarize_model(model, input_shape: tuple[int, ...], train: bool = False) -> dict:
+    """Per-leaf-module names, types, output shapes and parameter counts for one forward pass.
+
+    Returns ``{"layers": [{"name", "type", "output_shape", "params"}...], "output_shape", "total_params",
+    "trainable_params"}``; the input is zeros of ``input_shape`` (batch first).
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise StudentError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    layers, hooks = [], []
+    for name, module in model.named_modules():
+        if list(module.children()):
+            continue
+
+        def record(module, inputs, output, name=name):
+            shape = list(output.shape) if isinstance(output, torch.Tensor) else None
+            layers.append({"name": name, "type": type(module).__name__, "output_shape": shape,
+                           "params": sum(p.numel() for p in module.parameters(recurse=False))})
+
+        hooks.append(module.register_forward_hook(record))
+    model.train(train)
+    try:
+        with torch.no_grad():
+            output = model(torch.zeros(*input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if not isinstance(output, torch.Tensor):
+        raise StudentError(f"the model's forward should return a torch.Tensor, got {type(output).__name__}")
+    return {"layers": layers, "output_shape": list(output.shape),
+            "total_params": sum(p.numel() for p in model.parameters()),
+            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}

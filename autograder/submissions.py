@@ -1,0 +1,163 @@
+"""Find, unpack and copy submissions: folders, zips and notebook exports, handled as untrusted data.
+
+Nothing here imports or unpickles submission content. Zip entries with absolute paths, ``..`` or links are
+refused; copies keep regular files only (no links, no ``__pycache__``/``.pyc``, no ``.OTTER_LOG``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from autograder import config
+
+MAX_FILE_BYTES = 64 * 2**20
+MAX_TOTAL_BYTES = 256 * 2**20
+MAX_FILES = 2000
+SKIPPED_NAMES = {"__pycache__", ".OTTER_LOG", ".git", ".ipynb_checkpoints"}
+
+
+class SubmissionError(ValueError):
+    """A submission that cannot be graded as given (message for the student)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's work: a folder or a zip, for one assignment."""
+
+    name: str
+    path: Path
+    assignment: str
+
+    @contextlib.contextmanager
+    def unpacked(self) -> Iterator[tuple[Path, list[str]]]:
+        """Yield (folder holding the modules, problems); problems make every check score 0."""
+        with tempfile.TemporaryDirectory(prefix="autograder-submission-") as scratch:
+            target = Path(scratch) / "submission"
+            try:
+                if self.path.is_dir():
+                    copy_tree(self.path, target)
+                elif zipfile.is_zipfile(self.path):
+                    extract_zip(self.path, target)
+                else:
+                    raise SubmissionError(f"{self.path.name} is neither a folder nor a zip file")
+                yield module_folder(target, self.assignment), []
+            except SubmissionError as error:
+                yield target, [str(error)]
+
+
+def _wanted(name: str) -> bool:
+    return name not in SKIPPED_NAMES and not name.endswith(".pyc")
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy regular files and folders only (links and special files are left out), within size limits."""
+    total = count = 0
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if not all(_wanted(part) for part in relative.parts):
+            continue
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            (target / relative).mkdir(parents=True, exist_ok=True)
+        elif stat.S_ISREG(mode):
+            count += 1
+            total += path.lstat().st_size
+            _check_size(relative, path.lstat().st_size, total, count)
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / relative)
+
+
+def _check_size(name, size: int, total: int, count: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise SubmissionError(f"{name} is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    if total > MAX_TOTAL_BYTES:
+        raise SubmissionError(f"the submission is larger than {MAX_TOTAL_BYTES // 2**20} MiB")
+    if count > MAX_FILES:
+        raise SubmissionError(f"the submission has more than {MAX_FILES} files")
+
+
+def extract_zip(archive: Path, target: Path) -> None:
+    """Extract regular files of ``archive`` into ``target``, refusing unsafe entries."""
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            entries = bundle.infolist()
+            if not entries:
+                raise SubmissionError(f"{archive.name} is an empty zip file")
+            total = count = 0
+            for entry in entries:
+                name = PurePosixPath(entry.filename)
+                if name.is_absolute() or ".." in name.parts or "\\" in entry.filename:
+                    raise SubmissionError(f"{archive.name}: unsafe entry {entry.filename!r} (absolute or '..')")
+                if stat.S_ISLNK(entry.external_attr >> 16):
+                    continue
+                if entry.is_dir() or not all(_wanted(part) for part in name.parts):
+                    continue
+                count += 1
+                total += entry.file_size
+                _check_size(entry.filename, entry.file_size, total, count)
+                destination = target.joinpath(*name.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(entry) as src, open(destination, "wb") as dst:
+                    shutil.copyfileobj(_Capped(src, MAX_FILE_BYTES), dst)
+    except zipfile.BadZipFile as error:
+        raise SubmissionError(f"{archive.name} is not a valid zip file ({error})") from None
+
+
+class _Capped:
+    """A reader that fails past ``limit`` bytes (zip headers can lie about sizes)."""
+
+    def __init__(self, raw, limit: int):
+        self.raw, self.left = raw, limit
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.raw.read(min(size if size > 0 else 1 << 20, self.left + 1))
+        self.left -= len(chunk)
+        if self.left < 0:
+            raise SubmissionError("a file in the zip is larger than its header says, or too large")
+        return chunk
+
+
+def module_folder(root: Path, assignment: str) -> Path:
+    """The folder of ``root`` that holds the assignment's modules (the root, or one nested folder)."""
+    modules = config.load().assignment(assignment).modules
+    candidates = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
+    for folder in candidates:
+        if any((folder / f"{m}.py").is_file() for m in modules):
+            return folder
+    expected = ", ".join(f"{m}.py" for m in modules)
+    raise SubmissionError(f"none of the expected modules ({expected}) was found in the submission")
+
+
+def discover(paths: list[Path], assignment: str) -> list[Submission]:
+    """Submissions named on the command line: each path is a submission (folder or zip), or a folder
+    of submissions when it holds no module of the assignment itself."""
+    modules = config.load().assignment(assignment).modules
+    found: list[Submission] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise SubmissionError(f"{path}: no such file or folder")
+        holds_modules = path.is_dir() and any((path / f"{m}.py").exists() for m in modules)
+        if path.is_dir() and not holds_modules:
+            found += [Submission(_name(child), child, assignment) for child in sorted(path.iterdir())
+                      if not child.name.startswith(".") and (child.is_dir() or child.suffix == ".zip")]
+        else:
+            found.append(Submission(_name(path), path, assignment))
+    names = [s.name for s in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SubmissionError(f"two submissions share the name {duplicates[0]!r}; rename one")
+    return found
+
+
+def _name(path: Path) -> str:
+    return path.stem if path.suffix == ".zip" else path.name
