@@ -125,24 +125,25 @@ def cmd_data(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
-    parser.add_argument("--quiet", action="store_true", default=os.environ.get("CI") == "true",
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", default=os.environ.get("CI") == "true",
                         help="no progress bars (default under CI=true)")
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    release = commands.add_parser("release", help="build student_template/ from solutions/ and run the gates")
+    release = commands.add_parser("release", parents=[common], help="build student_template/ from solutions/ and run the gates")
     release.add_argument("assignment", nargs="*", help="assignments (default: all)")
     release.add_argument("--no-verify", action="store_true", help="skip grading the reference and template")
     release.set_defaults(func=cmd_release)
 
-    check = commands.add_parser("check", help="run the public checks on your working copy")
+    check = commands.add_parser("check", parents=[common], help="run the public checks on your working copy")
     check.add_argument("assignment", nargs="?", help="assignment id (default: guessed from the folder)")
     check.add_argument("--path", default=".", help="folder with your modules (default: current folder)")
     check.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     check.add_argument("--data", type=Path, default=None)
     check.set_defaults(func=cmd_check)
 
-    grade = commands.add_parser("grade", help="grade submissions (folders or zips) into results.json files")
+    grade = commands.add_parser("grade", parents=[common], help="grade submissions (folders or zips) into results.json files")
     grade.add_argument("submissions", nargs="+", help="submission folders/zips, or folders of them")
     grade.add_argument("--assignment", required=True, choices=list(config.load().assignments))
     grade.add_argument("--tier", choices=("cpu", "gpu"), default="cpu")
@@ -155,13 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--no-report", action="store_true", help="skip the HTML reports")
     grade.set_defaults(func=cmd_grade)
 
-    demo = commands.add_parser("demo", help="release, then grade the reference, the template and samples")
+    demo = commands.add_parser("demo", parents=[common], help="release, then grade the reference, the template and samples")
     demo.add_argument("assignment", nargs="*", help="assignments (default: all)")
     demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output/)")
     demo.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
     demo.set_defaults(func=cmd_demo)
 
-    data = commands.add_parser("data", help="prepare the data sets (torchvision layout)")
+    data = commands.add_parser("data", parents=[common], help="prepare the data sets (torchvision layout)")
     data.add_argument("action", choices=("prepare", "fetch"),
                       help="prepare: Fashion-MNIST from Debian's package; fetch: download MNIST/CIFAR-10")
     data.add_argument("datasets", nargs="*", default=["MNIST", "CIFAR10"])

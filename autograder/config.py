@@ -85,45 +85,51 @@ class Grading(BaseModel):
         return self.assignments[name]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that records the line of each mapping under the key ``line``."""
-
-    def construct_mapping(self, node, deep=False):
-        mapping = super().construct_mapping(node, deep=deep)
-        if "id" in mapping:
-            mapping.setdefault("line", node.start_mark.line + 1)
-        return mapping
-
-
-def _line_of(raw: Any, location: tuple) -> int | None:
-    """Best line number for a pydantic error location inside the raw YAML data."""
-    node, line = raw, None
+def _line_of(root: yaml.Node | None, location: tuple) -> int | None:
+    """Line of the deepest key or item of ``location`` (a pydantic error location) in the YAML tree."""
+    node, line = root, None
     for key in location:
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
             break
-        if isinstance(node, dict) and "line" in node:
-            line = node["line"]
     return line
+
+
+def _number_checks(raw: Any, root: yaml.Node) -> None:
+    """Give every check mapping its ``line`` (used in messages about its id)."""
+    assignments = raw.get("assignments") if isinstance(raw, dict) else None
+    for name, assignment in (assignments or {}).items() if isinstance(assignments, dict) else ():
+        checks = assignment.get("checks") if isinstance(assignment, dict) else None
+        for index, check in enumerate(checks if isinstance(checks, list) else ()):
+            if isinstance(check, dict):
+                check.setdefault("line", _line_of(root, ("assignments", name, "checks", index)))
 
 
 def load(path: Path | None = None) -> Grading:
     """Read and validate grading.yml (default: the repository's)."""
     path = Path(path or ROOT / "grading.yml")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+        text = path.read_text(encoding="utf-8")
+        raw, root = yaml.safe_load(text), yaml.compose(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: invalid YAML ({getattr(error, 'problem', error)})") from None
+    _number_checks(raw, root)
     try:
         return Grading.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        line = _line_of(raw, first["loc"])
+        line = _line_of(root, first["loc"])
         where = f"{path}:{line}" if line else str(path)
         field = ".".join(str(part) for part in first["loc"])
         raise ConfigError(f"{where}: {field}: {first['msg']}") from None

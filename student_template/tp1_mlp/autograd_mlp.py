@@ -1,0 +1,41 @@
+"""Part 1.2.2 — the same MLP, with the backward pass done by ``torch.autograd``.
+
+The forward pass and the loss are those of ``manual.py`` (they are differentiable tensor algebra);
+only the gradients change: ``L.backward()`` fills ``p.grad`` for every parameter ``p`` created with
+``requires_grad=True``.
+"""
+
+from __future__ import annotations
+
+import manual
+import torch
+from manual import INIT_STD, loss_accuracy
+
+
+def init_params(nx: int, nh: int, ny: int,
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Like ``manual.init_params`` (N(0, 0.3^2), same draws for the same generator state) but every tensor
+    is a leaf with ``requires_grad=True``.
+
+    Returns a dict ``Wh`` (nh, nx), ``bh`` (nh,), ``Wy`` (ny, nh), ``by`` (ny,).
+    """
+    raise NotImplementedError("autograd_mlp.init_params: draw as in manual.init_params, then call .requires_grad_() on each tensor")
+
+
+def forward(params: dict[str, torch.Tensor], X: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Forward pass, tracked by autograd. X: (B, nx) -> ``(Yhat (B, ny), outputs dict)`` as in manual."""
+    raise NotImplementedError("autograd_mlp.forward: the manual forward pass is differentiable: reuse it")
+
+
+def sgd(params: dict[str, torch.Tensor], eta: float) -> dict[str, torch.Tensor]:
+    """One gradient-descent step from the gradients stored in ``p.grad``.
+
+    Updates every parameter in place under ``torch.no_grad()`` (``p -= eta * p.grad``), then resets its
+    gradient with ``p.grad.zero_()``. Returns ``params``.
+    """
+    raise NotImplementedError("autograd_mlp.sgd: inside `with torch.no_grad():` update each p in place, then p.grad.zero_()")
+
+
+def train_step(params: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, eta: float) -> float:
+    """One SGD step on a batch. X: (B, nx), Y: (B, ny) one-hot. Returns the batch loss before the step."""
+    raise NotImplementedError("autograd_mlp.train_step: forward, loss_accuracy, L.backward(), sgd; return L.item()")

@@ -1,0 +1,73 @@
+"""Part 1.2.1 — a one-hidden-layer MLP with a hand-written forward and backward pass.
+
+Network (batch-first, B samples per batch):
+    htilde = X Wh^T + bh        (B, nh)
+    h      = tanh(htilde)       (B, nh)
+    ytilde = h Wy^T + by        (B, ny)
+    yhat   = SoftMax(ytilde)    (B, ny)   (row-wise)
+Loss: mean over the batch of the cross-entropy  l = -sum_i y_i log yhat_i.
+
+Rule for this file: tensor algebra only, gradients written by hand. No automatic differentiation here:
+no call to a tensor's backward method, nothing from torch's autograd module, no gradient-tracking flag
+on tensors (the grader checks the source of this file for each of them).
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: Standard deviation of the normal initialisation of every parameter.
+INIT_STD = 0.3
+
+
+def init_params(nx: int, nh: int, ny: int,
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Random parameters, every entry drawn from N(0, 0.3^2) (float32).
+
+    Returns a dict with ``Wh`` (nh, nx), ``bh`` (nh,), ``Wy`` (ny, nh), ``by`` (ny,).
+    ``generator``: a ``torch.Generator`` to draw from (``None``: torch's global generator).
+    """
+    raise NotImplementedError("manual.init_params: torch.randn(*shape, generator=generator) * INIT_STD for each of the 4 tensors")
+
+
+def softmax(Z: torch.Tensor) -> torch.Tensor:
+    """Row-wise SoftMax, numerically stable (finite even for logits of magnitude 1e3).
+
+    Z: (B, n) logits.  Returns (B, n), rows positive and summing to 1.
+    """
+    raise NotImplementedError("manual.softmax: subtract each row's max before torch.exp, then divide by the row sums")
+
+
+def forward(params: dict[str, torch.Tensor], X: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Forward pass.
+
+    X: (B, nx).  Returns ``(Yhat, outputs)``: Yhat (B, ny) probabilities, and ``outputs`` a dict with keys
+    ``X`` (B, nx), ``htilde`` (B, nh), ``h`` (B, nh), ``ytilde`` (B, ny), ``yhat`` (B, ny) for the backward.
+    """
+    raise NotImplementedError("manual.forward: X @ Wh.T + bh, torch.tanh, h @ Wy.T + by, softmax; fill the outputs dict")
+
+
+def loss_accuracy(Yhat: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Mean cross-entropy and accuracy of a batch.
+
+    Yhat: (B, ny) predicted probabilities; Y: (B, ny) one-hot ground truth.
+    Returns ``(L, acc)``: L a 0-dim tensor, the mean over the batch of -sum_i Y_i log Yhat_i (finite even
+    when some Yhat_i is 0); acc a float in [0, 1], the fraction of rows whose argmax (dim 1) agrees.
+    """
+    raise NotImplementedError("manual.loss_accuracy: clamp Yhat away from 0 before torch.log; compare Yhat.argmax(1) with Y.argmax(1)")
+
+
+def backward(params: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
+             Y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Gradients of the MEAN loss over the batch (the L of :func:`loss_accuracy`) w.r.t. the parameters.
+
+    outputs: the dict returned by :func:`forward`; Y: (B, ny) one-hot.
+    Returns a dict ``Wh`` (nh, nx), ``bh`` (nh,), ``Wy`` (ny, nh), ``by`` (ny,) with the parameters' shapes.
+    """
+    raise NotImplementedError("manual.backward: start from (yhat - Y) / B, chain back through Wy and tanh (1 - h**2)")
+
+
+def sgd(params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
+        eta: float) -> dict[str, torch.Tensor]:
+    """One gradient-descent step: every ``params[k] -= eta * grads[k]``, in place; returns ``params``."""
+    raise NotImplementedError("manual.sgd: update each params[name] in place (sub_ or -=) with eta * grads[name]")
