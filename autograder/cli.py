@@ -113,6 +113,15 @@ def cmd_demo(args) -> int:
     return demo.run(Path(args.out), jobs=args.jobs, quiet=args.quiet, assignments=_assignments(args.assignment))
 
 
+def cmd_calibrate(args) -> int:
+    from autograder.calibrate import calibrate
+
+    for figures in calibrate(args.assignment, args.tier, args.seeds, jobs=args.jobs, margin=args.margin,
+                             data=args.data):
+        print(figures.summary(args.margin))
+    return 0
+
+
 def cmd_data(args) -> int:
     from autograder import data
 
@@ -161,6 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output/)")
     demo.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
     demo.set_defaults(func=cmd_demo)
+
+    calibrate = commands.add_parser("calibrate", parents=[common],
+                                    help="train the reference (N seeds) and the known bugs on each accuracy check")
+    calibrate.add_argument("assignment", choices=list(config.load().assignments))
+    calibrate.add_argument("--tier", choices=("cpu", "gpu"), default="cpu")
+    calibrate.add_argument("--seeds", type=int, default=5)
+    calibrate.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
+    calibrate.add_argument("--margin", type=float, default=0.02, help="proposed threshold = reference min - margin")
+    calibrate.add_argument("--data", type=Path, default=None)
+    calibrate.set_defaults(func=cmd_calibrate)
 
     data = commands.add_parser("data", parents=[common], help="prepare the data sets (torchvision layout)")
     data.add_argument("action", choices=("prepare", "fetch"),

@@ -18,6 +18,8 @@ import numpy as np
 from autograder.config import ROOT
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+#: Where torchvision keeps each data set under the data root.
+LAYOUT = {"FashionMNIST": "FashionMNIST/raw", "MNIST": "MNIST/raw", "CIFAR10": "cifar-10-batches-py"}
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte")
 
@@ -69,3 +71,21 @@ def subset(data_root: Path, name: str, train: bool, size: int, rng: np.random.Ge
     pictures, labels = images(data_root, name, train)
     index = np.sort(rng.choice(len(labels), size=min(size, len(labels)), replace=False))
     return pictures[index], labels[index]
+
+
+def present(data_root: Path, name: str) -> bool:
+    """Whether ``name`` (a key of LAYOUT) sits in torchvision's layout under ``data_root``."""
+    folder = data_root / LAYOUT[name]
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def fetch(data_root: Path, names: list[str]) -> None:
+    """Download data sets with torchvision's own downloader (needs internet; run once per GPU runner)."""
+    from torchvision import datasets
+
+    for name in names:
+        if name not in LAYOUT:
+            raise DataMissing(f"unknown data set {name!r}; choose from {', '.join(LAYOUT)}")
+        for train in (True, False):
+            getattr(datasets, name)(str(data_root), train=train, download=True)
+        print(f"{name} ready in {data_root / LAYOUT[name]}")

@@ -135,18 +135,20 @@ def data_root(request) -> Path:
 
 @pytest.fixture
 def gpu_data_root(request, data_root, check):
-    """For gpu-tier checks: ``gpu_data_root(name)`` is the data root holding ``name``; the check is skipped
-    with the reason when the budget asks for CUDA and there is none, or when the data set is missing."""
+    """For gpu-tier checks: ``gpu_data_root(name)`` ("MNIST" or "CIFAR10") is the data root holding that
+    data set; the check is skipped with the reason when the budget asks for CUDA and there is none, or
+    when the data set is missing."""
     from autograder import data
 
     def ensure(name: str) -> Path:
+        name = {"cifar-10-batches-py": "CIFAR10"}.get(name, name)
         if check.budget.get("device", "cuda") == "cuda":
             import torch
 
             if not torch.cuda.is_available():
                 pytest.skip("gpu tier: no CUDA device on this machine")
-        if not (data_root / name / "raw").is_dir():
-            pytest.skip(f"gpu tier: {name} not found under {data_root}/{name}/raw "
+        if not data.present(data_root, name):
+            pytest.skip(f"gpu tier: {name} not found under {data_root / data.LAYOUT[name]} "
                         "(run `autograder data fetch` on a machine with internet)")
         return data_root
 
