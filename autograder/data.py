@@ -53,16 +53,17 @@ def prepare(data_root: Path, source: Path = DEBIAN_FASHION_MNIST) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def images(data_root: Path, name: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28) uint8 and labels (N,) int64 of one split of ``name`` ("FashionMNIST" or
-    "MNIST"), read by torchvision's own loader from ``<data_root>/<name>/raw``."""
+    """Images and labels (N,) int64 of one split of ``name``, read by torchvision's own loader from
+    torchvision's layout (``LAYOUT``): uint8 (N, 28, 28) for "FashionMNIST" / "MNIST", (N, 32, 32, 3) for
+    "CIFAR10"."""
     from torchvision import datasets
 
     try:
         dataset = getattr(datasets, name)(str(data_root), train=train, download=False)
     except RuntimeError:
         how = "`autograder data prepare`" if name == "FashionMNIST" else "`autograder data fetch` (needs internet)"
-        raise DataMissing(f"{name} not found under {data_root}/{name}/raw: run {how}") from None
-    return dataset.data.numpy(), dataset.targets.numpy().astype(np.int64)
+        raise DataMissing(f"{name} not found under {data_root / LAYOUT[name]}: run {how}") from None
+    return np.asarray(dataset.data), np.asarray(dataset.targets, dtype=np.int64)
 
 
 def subset(data_root: Path, name: str, train: bool, size: int, rng: np.random.Generator
