@@ -43,8 +43,9 @@ class Options:
         return [c for c in selected if not self.only or c.id in self.only]
 
 
-def run_grader(folder: Path, assignment: str, options: Options) -> tuple[dict[str, dict], str, float]:
-    """Run the pytest graders of ``assignment`` on ``folder``; return (records, note, seconds)."""
+def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tuple[dict[str, dict], str, float]:
+    """Run the pytest graders of ``assignment`` on ``folder`` (submission ``name``); return
+    (records, note, seconds)."""
     checks = options.checks(config.load(options.grading_path), assignment)
     budget = sum(c.timeout for c in checks) + GRADER_OVERHEAD_SECONDS
     targets = [str(GRADERS / assignment / c.id) for c in checks] if options.only else [str(GRADERS / assignment)]
@@ -52,8 +53,8 @@ def run_grader(folder: Path, assignment: str, options: Options) -> tuple[dict[st
         report = Path(scratch) / "report.json"
         command = [sys.executable, "-m", "pytest", *targets, "-p", "autograder.plugin",
                    "-p", "no:cacheprovider", "-q", "--no-header", "-o", "addopts=", "--rootdir", str(GRADERS),
-                   f"--submission={folder}", f"--tier={options.tier}", f"--visibility={options.visibility}",
-                   f"--report={report}", f"--threads={options.threads}"]
+                   f"--submission={folder}", f"--submission-name={name}", f"--tier={options.tier}",
+                   f"--visibility={options.visibility}", f"--report={report}", f"--threads={options.threads}"]
         command += [f"--seed={options.seed}"] * (options.seed is not None)
         command += [f"--data={options.data}"] * (options.data is not None)
         command += [f"--grading={options.grading_path}"] * (options.grading_path is not None)
@@ -86,7 +87,7 @@ def grade_one(submission: Submission, out: Path, options: Options) -> dict:
             if problems:
                 records, note, seconds = {}, "; ".join(problems), 0.0
             else:
-                records, note, seconds = run_grader(folder, submission.assignment, options)
+                records, note, seconds = run_grader(folder, submission.name, submission.assignment, options)
     except Exception as error:  # noqa: BLE001 - whatever happens, the submission gets a record
         records, note, seconds = {}, f"grading failed: {type(error).__name__}: {error}", 0.0
     document = results.build(submission.assignment, grading.assignment(submission.assignment).title,

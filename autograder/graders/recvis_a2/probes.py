@@ -1,0 +1,277 @@
+"""Probes of recvis_a2: run in the worker, call the student's functions, return plain data."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from autograder.sandbox.probing import StudentError, call, student_function, summarize_model, tensor
+
+PARAMS = ("Wi", "bi", "Wo", "bo")
+CONVNET_LAYERS = ("conv1", "pool1", "conv2", "pool2", "linear1", "linear2")
+
+
+# ------------------------------------------------------------------------------------------- Part 1
+def _numeric(value, what: str, scalar: bool = False) -> np.ndarray | float:
+    """A numpy float64 array from a student's number or array (``scalar``: a size-1 value becomes a float)."""
+    if isinstance(value, torch.Tensor):
+        raise StudentError(f"{what} should be a numpy array or a float, got a torch.Tensor (Part 1 is numpy only)")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.generic, np.ndarray, list, tuple)):
+        raise StudentError(f"{what} should be a number or a numpy array, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        array = np.asarray([], dtype=object)
+    if array.dtype.kind not in "fiu":
+        raise StudentError(f"{what} should hold numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    return float(array.reshape(())) if scalar and array.size == 1 else array  # 0-d arrays travel as floats
+
+
+def _arguments(params: dict) -> list:
+    """Fresh copies of the parameters in the handout's order (bo as a Python float)."""
+    return [np.array(params[k], dtype=np.float64) if k != "bo" else float(params[k]) for k in PARAMS]
+
+
+def _gradients(result, where: str) -> dict[str, np.ndarray]:
+    if not isinstance(result, (tuple, list)) or len(result) != 4:
+        raise StudentError(f"{where} should return a tuple (grad_Wi, grad_bi, grad_Wo, grad_bo)")
+    return {k: _numeric(g, f"{where}'s grad_{k}", scalar=k == "bo") for k, g in zip(PARAMS, result)}
+
+
+def sigm(x):
+    """``twolayer.sigm`` on an array and on the scalars ±1000 with overflow/invalid/divide warnings raised."""
+    function = student_function("twolayer", "sigm")
+    out = {}
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        warnings.simplefilter("error")
+        for name, value in (("array", np.array(x, dtype=np.float64)), ("plus", 1000.0), ("minus", -1000.0)):
+            label = "an array holding ±1000" if name == "array" else f"{value:g}"
+            try:
+                result = function(value)
+            except (FloatingPointError, RuntimeWarning) as error:
+                out["warning"] = f"twolayer.sigm({label}) raised {type(error).__name__}: {error}"
+                return out
+            out[name] = _numeric(result, f"twolayer.sigm({label})", scalar=name != "array")
+    return out
+
+
+def forward_logloss(X, Y, params, single_X, single_Y):
+    """``twolayer.nnet_forward_logloss`` on a batch (N, d) and on one sample (d,) with a scalar label."""
+    where = "twolayer.nnet_forward_logloss"
+    out = {}
+    for name, x, y in (("batch", np.array(X), np.array(Y)), ("single", np.array(single_X), float(single_Y))):
+        result = call("twolayer", "nnet_forward_logloss", x, y, *_arguments(params))
+        if not isinstance(result, (tuple, list)) or len(result) != 3:
+            raise StudentError(f"{where} should return a tuple (Po, Yo, loss)")
+        out[name] = {k: _numeric(v, f"{where}'s {k} for {'a batch' if name == 'batch' else 'one sample'}",
+                                 scalar=name == "single") for k, v in zip(("Po", "Yo", "loss"), result)}
+    return out
+
+
+def gradient_nn(X, Y, params):
+    """``twolayer.gradient_nn`` on each example ``X[i]`` (d,), ``Y[i]`` ±1."""
+    return [_gradients(call("twolayer", "gradient_nn", np.array(x), float(y), *_arguments(params)),
+                       "twolayer.gradient_nn") for x, y in zip(X, Y)]
+
+
+def gradient_nn_numerical(X, Y, params, eps_values):
+    """``twolayer.gradient_nn_numerical`` at its default eps, then at each of ``eps_values``; also reports
+    whether the arrays passed in were modified."""
+    where = "twolayer.gradient_nn_numerical"
+    out = {"default": None, "eps": [], "modified": []}
+    for eps in [None, *eps_values]:
+        args = _arguments(params)
+        x = np.array(X)
+        kwargs = {} if eps is None else {"eps": eps}
+        grads = _gradients(call("twolayer", "gradient_nn_numerical", x, float(Y), *args, **kwargs),
+                           where if eps is None else f"{where}(..., eps={eps:g})")
+        for name, before, after in zip(("X", *PARAMS), [np.array(X)] + _arguments(params), [x] + args):
+            if not np.array_equal(np.asarray(before), np.asarray(after)) and name not in out["modified"]:
+                out["modified"].append(name)
+        if eps is None:
+            out["default"] = grads
+        else:
+            out["eps"].append(grads)
+    return out
+
+
+def _train_loop_result(result, where: str) -> dict:
+    if not isinstance(result, (tuple, list)) or len(result) != 6:
+        raise StudentError(f"{where} should return (tr_error, val_error, Wi, bi, Wo, bo)")
+    tr_error, val_error, *weights = result
+    out = {"tr_error": _numeric(tr_error, f"{where}'s tr_error"), "val_error": _numeric(val_error, f"{where}'s val_error")}
+    out.update({k: _numeric(w, f"{where}'s {k}", scalar=k == "bo") for k, w in zip(PARAMS, weights)})
+    return out
+
+
+def train_loop(Xtr, Ytr, Xval, Yval, h: int, lrate: float, nEpochs: int, train_seed: int):
+    """``twolayer.train_loop`` without plots (``seed=train_seed``); the error curves and the final weights."""
+    result = call("twolayer", "train_loop", np.array(Xtr), np.array(Ytr), np.array(Xval), np.array(Yval), h, lrate,
+                  vis="never", nEpochs=nEpochs, seed=train_seed)
+    return _train_loop_result(result, "twolayer.train_loop")
+
+
+# ------------------------------------------------------------------------------------------- Part 2
+def _size(value, where: str) -> list[int]:
+    if isinstance(value, torch.Size):
+        value = tuple(value)
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        raise StudentError(f"{where} should return a pair of ints (H', W'), got {value!r}")
+    return [int(v) for v in value]
+
+
+def output_sizes(height: int, width: int, conv_cases, random_cases):
+    """``blocks.conv_output`` shapes on a (3, height, width) image for each (stride, padding), the student's
+    ``blocks.output_size`` for the same convolutions (k = 5) and for other (h, w, k, s, p) cases."""
+    x = torch.rand(3, height, width)
+    out = {"conv_shapes": [], "conv_sizes": [], "random": []}
+    for stride, padding in conv_cases:
+        y = call("blocks", "conv_output", x, stride=stride, padding=padding)
+        out["conv_shapes"].append(list(tensor(y, "blocks.conv_output(x)").shape))
+        out["conv_sizes"].append(_size(call("blocks", "output_size", height, width, 5, stride, padding),
+                                       "blocks.output_size"))
+    for h, w, k, s, p in random_cases:
+        out["random"].append(_size(call("blocks", "output_size", h, w, k, s, p), "blocks.output_size"))
+    return out
+
+
+def derivative_filter(x):
+    """The weights of ``blocks.derivative_filter()`` and ``blocks.relu_of_derivative`` on the image x."""
+    conv = call("blocks", "derivative_filter")
+    if not isinstance(conv, torch.nn.Conv2d):
+        raise StudentError(f"blocks.derivative_filter should return a torch.nn.Conv2d, got {type(conv).__name__}")
+    y = call("blocks", "relu_of_derivative", torch.tensor(x, dtype=torch.float32))
+    return {"weight": tensor(conv.weight, "blocks.derivative_filter().weight"), "bias": conv.bias is not None,
+            "relu": tensor(y, "blocks.relu_of_derivative(x)")}
+
+
+def max_pool(x, kernel: int, strides):
+    """``blocks.max_pool(x, kernel, stride)`` and ``blocks.output_size`` for each stride."""
+    image = torch.tensor(x, dtype=torch.float32)
+    out = []
+    for stride in strides:
+        y = call("blocks", "max_pool", image, kernel=kernel, stride=stride)
+        size = call("blocks", "output_size", image.shape[-2], image.shape[-1], kernel, stride, 0)
+        out.append({"pooled": tensor(y, f"blocks.max_pool(x, {kernel}, {stride})"),
+                    "size": _size(size, "blocks.output_size")})
+    return out
+
+
+# ------------------------------------------------------------------------------------------- Part 3
+def _model(name: str) -> torch.nn.Module:
+    model = call("convnet", name)
+    if not isinstance(model, torch.nn.Module):
+        raise StudentError(f"convnet.{name}() should build a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def model_summaries(batch: int):
+    """Per-layer summaries of ``ConvNet()`` and ``LinearNet()`` for a (batch, 3, 32, 32) input."""
+    convnet = _model("ConvNet")
+    missing = [name for name in CONVNET_LAYERS if not isinstance(getattr(convnet, name, None), torch.nn.Module)]
+    if missing:
+        raise StudentError(f"convnet.ConvNet has no layer attribute {', '.join(missing)} (the handout names them "
+                           f"{', '.join(CONVNET_LAYERS)})")
+    return {"ConvNet": summarize_model(convnet, (batch, 3, 32, 32)),
+            "LinearNet": summarize_model(_model("LinearNet"), (batch, 3, 32, 32))}
+
+
+def convnet_forward(x):
+    """Logits of a fresh ``ConvNet()`` (eval mode) on x, its own weights, and the value range reaching
+    conv2, linear1 and linear2 (after a tanh these stay within [-1, 1])."""
+    model = _model("ConvNet")
+    ranges, hooks = {}, []
+    for name in ("conv2", "linear1", "linear2"):
+        layer = getattr(model, name, None)
+        if isinstance(layer, torch.nn.Module):
+            def hook(module, inputs, name=name):
+                if inputs and isinstance(inputs[0], torch.Tensor):
+                    ranges[name] = [float(inputs[0].min()), float(inputs[0].max())]
+            hooks.append(layer.register_forward_pre_hook(hook))
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(torch.tensor(x, dtype=torch.float32))
+    finally:
+        for handle in hooks:
+            handle.remove()
+    return {"logits": tensor(logits, "convnet.ConvNet()(x)", ndim=2), "ranges": ranges,
+            "state": {k: tensor(v, f"convnet.ConvNet's {k}") for k, v in model.state_dict().items()}}
+
+
+def _pair(value, where: str) -> list[float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise StudentError(f"{where} should return a tuple (average loss, accuracy in %)")
+    out = []
+    for item in value:
+        if isinstance(item, torch.Tensor) and item.numel() == 1:
+            item = item.item()
+        if isinstance(item, bool) or not isinstance(item, (int, float, np.integer, np.floating)):
+            raise StudentError(f"{where} should return two numbers (average loss, accuracy in %), got "
+                               f"{type(item).__name__}")
+        out.append(float(item))
+    return out
+
+
+def linear_epoch(state, train_X, train_y, test_X, test_y, lr: float, batch_size: int):
+    """One epoch of the student's ``convnet.train`` on LinearNet from ``state`` (batches in order, plain SGD),
+    then the student's ``convnet.test``; returns both results and the weights after the epoch."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    model = _model("LinearNet")
+    try:
+        model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    except RuntimeError as error:
+        raise StudentError(f"convnet.LinearNet changed: {str(error).splitlines()[0]}") from None
+    loaders = [DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=batch_size, shuffle=False)
+               for x, y in ((train_X, train_y), (test_X, test_y))]
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    trained = _pair(call("convnet", "train", 1, model, loaders[0], optimizer, "cpu", quiet=True), "convnet.train")
+    tested = _pair(call("convnet", "test", model, loaders[1], "cpu"), "convnet.test")
+    return {"train": trained, "test": tested,
+            "state": {k: tensor(v, f"LinearNet's {k}") for k, v in model.state_dict().items()}}
+
+
+def _images(X: np.ndarray) -> torch.Tensor:
+    """uint8 images as normalised (N, 3, 32, 32) floats in [-1, 1], like ``get_cifar10``'s transform.
+
+    (N, 28, 28) grey images (Fashion-MNIST) are padded by 2 pixels of background and repeated on 3 channels;
+    (N, 32, 32, 3) colour images (CIFAR-10) are put channels first.
+    """
+    x = torch.as_tensor(np.asarray(X)).float()
+    if x.dim() == 3:
+        x = torch.nn.functional.pad(x, (2, 2, 2, 2)).unsqueeze(1).repeat(1, 3, 1, 1)
+    else:
+        x = x.permute(0, 3, 1, 2).contiguous()
+    return x.div_(255.0).sub_(0.5).div_(0.5)  # ToTensor then Normalize((0.5,) * 3, (0.5,) * 3), in place
+
+
+def train_and_predict(train_X, train_y, test_X, test_y, held_X, budget: dict):
+    """Train a fresh ``convnet.ConvNet()`` with ``convnet.fit`` (which calls the student's train and test)
+    on the given images, then predict the held-out images (labels never sent)."""
+    from torch.utils.data import TensorDataset
+
+    budget = dict(budget)
+    device = budget.get("device", "cpu")
+    model = _model("ConvNet")
+    if not list(model.parameters()):
+        raise StudentError("convnet.ConvNet() has no parameters: build its layers in __init__ (conv1 … linear2)")
+    train_set = TensorDataset(_images(train_X), torch.tensor(train_y))
+    test_set = TensorDataset(_images(test_X), torch.tensor(test_y))
+    history = call("convnet", "fit", model, train_set, test_set, quiet=True, **budget)
+    if not isinstance(history, dict):
+        raise StudentError("convnet.fit should return the history dict of lists")
+    model.eval()
+    held = _images(held_X)
+    predictions = []
+    with torch.no_grad():
+        for start in range(0, len(held), 500):
+            scores = model(held[start:start + 500].to(device))
+            predictions.append(tensor(scores, "convnet.ConvNet()(images)", ndim=2).argmax(axis=1))
+    return {"predictions": np.concatenate(predictions).astype(np.int64),
+            "history": {k: [float(v) for v in values] for k, values in history.items()
+                        if isinstance(values, (list, tuple))}}

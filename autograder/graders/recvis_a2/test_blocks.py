@@ -1,0 +1,63 @@
+"""Part 2: building blocks of a CNN (blocks.py): output sizes, the hand-made derivative filter, max pooling."""
+
+import numpy as np
+import torch
+
+from autograder.checks import CheckFailed
+from autograder.checks.values import assert_close, expect_array
+from autograder.graders.recvis_a2 import _reference as ref
+
+HANDOUT_IMAGE = (384, 512)
+HANDOUT_CASES = [(1, 0), (16, 0), (1, 2)]  # (stride, padding): 380×508, 24×32, 384×512
+
+
+def test_output_sizes(probe, rng):
+    height, width = HANDOUT_IMAGE
+    random_cases = []
+    for _ in range(6):
+        k, s, p = int(rng.integers(1, 8)), int(rng.integers(1, 5)), int(rng.integers(0, 4))
+        random_cases.append([int(rng.integers(k + 1, 60)), int(rng.integers(k + 1, 60)), k, s, p])
+    got = probe("output_sizes", height=height, width=width, conv_cases=HANDOUT_CASES, random_cases=random_cases)
+    for (stride, padding), shape, size in zip(HANDOUT_CASES, got["conv_shapes"], got["conv_sizes"]):
+        want = ref.output_size(height, width, 5, stride, padding)
+        case = f"a 5×5 convolution with stride {stride} and padding {padding} on the {height}×{width} image"
+        if shape != [1, 10, *want]:
+            raise CheckFailed(f"blocks.conv_output: output shape {tuple(shape)} for {case}, expected {(1, 10, *want)}")
+        if size != want:
+            raise CheckFailed(f"blocks.output_size({height}, {width}, 5, {stride}, {padding}) = {tuple(size)} for "
+                              f"{case}, expected {tuple(want)}")
+    for (h, w, k, s, p), size in zip(random_cases, got["random"]):
+        want = ref.output_size(h, w, k, s, p)
+        if size != want:
+            raise CheckFailed(f"blocks.output_size({h}, {w}, {k}, {s}, {p}) = {tuple(size)}, expected {tuple(want)} "
+                              "(floor((h + 2p - k) / s) + 1)")
+
+
+def test_derivative_filter(probe, rng):
+    x = rng.uniform(0, 1, (1, 3, int(rng.integers(12, 30)), int(rng.integers(12, 30)))).astype(np.float32)
+    got = probe("derivative_filter", x=x)
+    weight = expect_array(got["weight"], "blocks.derivative_filter().weight", (2, 3, 3, 1))
+    if got["bias"]:
+        raise CheckFailed("blocks.derivative_filter: the convolution must have no bias (bias=False)")
+    column = np.array([1.0, 0.0, -1.0])
+    if not np.allclose(weight[0, :, :, 0], column) or not np.allclose(weight[1], -weight[0]):
+        raise CheckFailed(f"blocks.derivative_filter: weight[0, c, :, 0] should be [1, 0, -1] for every colour "
+                          f"channel c and weight[1] = -weight[0]; got weight[0, :, :, 0] = "
+                          f"{np.round(weight[0, :, :, 0], 3).tolist()}, weight[1, :, :, 0] = "
+                          f"{np.round(weight[1, :, :, 0], 3).tolist()}")
+    want = ref.blocks.relu_of_derivative(torch.tensor(x)).numpy()
+    assert_close(got["relu"], want, f"blocks.relu_of_derivative(x) for x of shape {x.shape}", rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool(probe, rng):
+    x = rng.normal(0, 1, (1, 3, int(rng.integers(30, 50)), int(rng.integers(30, 50)))).astype(np.float32)
+    strides = [1, int(rng.integers(2, 5))]
+    got = probe("max_pool", x=x, kernel=15, strides=strides)
+    for stride, result in zip(strides, got):
+        size = ref.output_size(x.shape[2], x.shape[3], 15, stride)
+        if result["size"] != size:
+            raise CheckFailed(f"blocks.output_size({x.shape[2]}, {x.shape[3]}, 15, {stride}) = {tuple(result['size'])}"
+                              f" for a 15×15 max pooling with stride {stride}, expected {tuple(size)}")
+        want = ref.blocks.max_pool(torch.tensor(x), 15, stride).numpy()
+        assert_close(result["pooled"], want, f"blocks.max_pool(x, 15, stride={stride}) for x of shape {x.shape}",
+                     rtol=0, atol=1e-6)

@@ -1,0 +1,51 @@
+"""Training behaviour: train_loop learns the double moon; the student's ConvNet, trained through its own
+fit/train/test, learns real Fashion-MNIST (cpu tier) and CIFAR-10 (gpu tier). Held-out labels stay here."""
+
+import numpy as np
+
+from autograder import data as datasets
+from autograder.checks.accuracy import assert_accuracy
+from autograder.graders.recvis_a2 import _reference as ref
+from autograder.graders.recvis_a2.test_twolayer import _arrays, _weights
+
+
+def test_train_loop_double_moon(probe, check, seed, record):
+    budget = dict(check.budget)
+    n_held, h = budget.pop("n_held"), budget["h"]
+    Xtr, Ytr, Xval, Yval = ref.data.double_moon(n_train=budget.pop("n_train"), n_val=budget.pop("n_val"), seed=seed)
+    Xheld, Yheld, _, _ = ref.data.double_moon(n_train=n_held, n_val=0, seed=seed + 1)
+    where = f"twolayer.train_loop (h = {h}, lrate = {budget['lrate']}, {budget['nEpochs']} epochs) on the double moon"
+    got = probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, train_seed=seed % 2**31, **budget)
+    n = len(Ytr)
+    for key in ("tr_error", "val_error"):
+        curve = np.asarray(got[key], dtype=np.float64)
+        if curve.ndim == 1 and len(curve) == budget["nEpochs"] * n:
+            record.setdefault("history", {})[key] = curve[n - 1::n].tolist()  # end of each epoch, in %
+    weights = _weights(_arrays(got), Xtr.shape[1], h, "twolayer.train_loop")
+    scores = np.maximum(Xheld @ weights["Wi"] + weights["bi"], 0) @ weights["Wo"] + weights["bo"]
+    predictions = np.where(scores > 0, 1, np.where(scores < 0, 0, -1)).astype(np.int64)  # 0 scores are errors
+    assert_accuracy(predictions, (Yheld > 0).astype(np.int64), check.threshold, where, record)
+
+
+def _images_check(probe, check, seed, record, root, name: str, where: str) -> None:
+    rng = np.random.default_rng(seed)
+    budget = dict(check.budget)
+    n_monitor, n_held = budget.pop("n_test"), budget.pop("n_held")
+    train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
+    test = datasets.subset(root, name, False, n_monitor + n_held, rng)
+    order = rng.permutation(len(test[1]))
+    monitor, held = order[:n_monitor], order[n_monitor:]
+    got = probe("train_and_predict", train_X=train[0], train_y=train[1], test_X=test[0][monitor],
+                test_y=test[1][monitor], held_X=test[0][held], budget={**budget, "seed": int(seed % 2**31)})
+    record["history"] = got["history"]
+    assert_accuracy(got["predictions"], test[1][held], check.threshold, where, record)
+
+
+def test_fashion_mnist(probe, check, seed, record, data_root):
+    _images_check(probe, check, seed, record, data_root, "FashionMNIST",
+                  "convnet.ConvNet trained with convnet.fit (your train/test) on Fashion-MNIST padded to 3×32×32")
+
+
+def test_cifar10(probe, check, seed, record, gpu_data_root):
+    _images_check(probe, check, seed, record, gpu_data_root("CIFAR10"), "CIFAR10",
+                  "convnet.ConvNet trained with convnet.fit (your train/test) on CIFAR-10")

@@ -1,0 +1,147 @@
+"""Part 1: the numpy two-layer network (twolayer.py): sigmoid, forward pass and loss, analytic and numerical
+gradients, and what train_loop records."""
+
+import numpy as np
+
+from autograder.checks import CheckFailed
+from autograder.checks.gradients import assert_gradients
+from autograder.checks.static import assert_not_used
+from autograder.checks.values import assert_close, expect_array
+from autograder.graders.recvis_a2 import _reference as ref
+
+
+def _arrays(value):
+    """Floats from the worker (scalar results) as 0-d float64 arrays, recursively through dicts and lists."""
+    if isinstance(value, float):
+        return np.array(value)
+    if isinstance(value, dict):
+        return {k: _arrays(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_arrays(v) for v in value]
+    return value
+
+
+def test_sigm_stable(probe, rng):
+    x = np.concatenate([rng.normal(0, 5, 10), [-1000.0, -60.0, 0.0, 60.0, 1000.0]]).reshape(3, 5)
+    got = _arrays(probe("sigm", x=x))
+    if "warning" in got:
+        raise CheckFailed(f"{got['warning']}: sigm must not overflow for large |x| (evaluate exp only of "
+                          "non-positive numbers, e.g. exp(-|x|))")
+    assert_close(got["array"], ref.twolayer.sigm(x), "twolayer.sigm(x) for x of shape (3, 5)", rtol=1e-9, atol=1e-12)
+    for name, value, want in (("plus", 1000, 1.0), ("minus", -1000, 0.0)):
+        assert_close(expect_array(got[name], f"twolayer.sigm({value}) (a scalar)", ()), want,
+                     f"twolayer.sigm({value})", rtol=0, atol=1e-12)
+
+
+def test_forward_logloss(probe, rng):
+    problem = ref.random_problem(rng, 8)
+    params = problem["params"]
+    X, Y = np.stack(problem["X"]), np.array(problem["Y"])
+    scale = 1000.0
+    while np.max(np.abs(ref.forward(X[-2:] * scale, Y[-2:], params)["Yo"])) < 1000:
+        scale *= 2
+    X[-2:] *= scale  # |Yo| above 1000 where -Y Yo > 0: log(1 + exp(-Y Yo)) must not overflow
+    Y[-2:] = -np.sign(ref.forward(X[-2:], Y[-2:], params)["Yo"])
+    got = _arrays(probe("forward_logloss", X=X, Y=Y, params=params, single_X=X[0], single_Y=Y[0]))
+    for name, x, y, shape in (("batch", X, Y, (len(Y),)), ("single", X[0], Y[0], ())):
+        want = ref.forward(x, y, params)
+        what = f"twolayer.nnet_forward_logloss on {'a batch X (N, d)' if name == 'batch' else 'one sample X (d,)'}"
+        for key in ("Po", "Yo", "loss"):
+            value = got[name][key]
+            if key == "loss" and isinstance(value, np.ndarray) and not np.all(np.isfinite(value)):
+                raise CheckFailed(f"{what}: the loss is not finite where -Y·Yo is large (about "
+                                  f"{np.max(-Y * ref.forward(X, Y, params)['Yo']):.0f}): compute log(1 + exp(z)) "
+                                  "without overflow (e.g. np.logaddexp(0, z))")
+            expect_array(value, f"{what}: {key}", shape)
+            assert_close(value, want[key], f"{what}: {key}", rtol=1e-7, atol=1e-9)
+
+
+def test_gradient_nn_finite_differences(probe, rng):
+    problem = ref.random_problem(rng, 2)
+    got = _arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
+    for grads, X, Y in zip(got, problem["X"], problem["Y"]):
+        numeric = ref.numeric_gradients(X, Y, problem["params"])
+        assert_gradients(grads, numeric, f"twolayer.gradient_nn (one example, Y = {Y:+.0f}; against central "
+                                         "finite differences of the loss)")
+
+
+def test_gradient_nn_matches_reference(probe, rng):
+    problem = ref.random_problem(rng, 10, d_range=(2, 9), h_range=(5, 21))
+    got = _arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
+    for grads, X, Y in zip(got, problem["X"], problem["Y"]):
+        want = ref.analytic_gradients(X, Y, problem["params"])
+        assert_gradients(grads, want, f"twolayer.gradient_nn (one example, Y = {Y:+.0f}, d = {len(X)}, "
+                                      f"h = {len(problem['params']['bi'])})")
+
+
+def test_gradient_nn_numerical_central(probe, rng):
+    problem = ref.random_problem(rng, 2)
+    pick = int(rng.integers(2))
+    X, Y, params = problem["X"][pick], problem["Y"][pick], problem["params"]
+    eps_values = [1e-2, 1e-3]
+    got = _arrays(probe("gradient_nn_numerical", X=X, Y=Y, params=params, eps_values=eps_values))
+    where = "twolayer.gradient_nn_numerical"
+    if got["modified"]:
+        raise CheckFailed(f"{where} modified the arrays passed in ({', '.join(got['modified'])}): perturb copies "
+                          "(the helper _perturbed returns one)")
+    analytic = ref.analytic_gradients(X, Y, params)
+    assert_gradients(got["default"], analytic, f"{where} at its default eps (against the analytic gradient)")
+    errors = []
+    for eps, grads in zip(eps_values, got["eps"]):
+        for name, want in analytic.items():
+            expect_array(grads[name], f"{where}(..., eps={eps:g}): gradient of {name}", want.shape)
+        errors.append(max(float(np.max(np.abs(grads[k] - analytic[k]))) for k in ref.PARAMS))
+    coarse, fine = errors
+    if coarse < 1e-9:
+        raise CheckFailed(f"{where}: its result barely depends on eps (largest error {coarse:.1e} at eps=1e-2): "
+                          "perturb each entry by ±eps with the eps argument")
+    if fine > 0.03 * coarse:
+        raise CheckFailed(f"{where}: the largest error against the analytic gradient goes from {coarse:.2e} "
+                          f"(eps=1e-2) to {fine:.2e} (eps=1e-3), only {coarse / max(fine, 1e-300):.0f} times "
+                          "smaller; central differences (s(θ+eps) − s(θ−eps)) / (2 eps) have an error in eps² "
+                          "(100 times smaller), one-sided ones only in eps (10 times)")
+
+
+def test_twolayer_uses_numpy_only(submission):
+    assert_not_used(submission, "twolayer", "torch or an automatic-differentiation library (Part 1 is numpy only)",
+                    modules={"torch", "jax", "autograd", "tensorflow"})
+
+
+def _unbalanced(rng: np.random.Generator, n: int, positives: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n double-moon points of which ``positives`` have the label +1, in random order."""
+    X, Y, _, _ = ref.data.double_moon(n_train=4 * n, n_val=0, seed=seed)
+    index = np.concatenate([np.flatnonzero(Y > 0)[:positives], np.flatnonzero(Y < 0)[:n - positives]])
+    index = rng.permutation(index)
+    return X[index], Y[index]
+
+
+def _weights(got: dict, d: int, h: int, where: str) -> dict[str, np.ndarray]:
+    shapes = {"Wi": (d, h), "bi": (h,), "Wo": (h,), "bo": ()}
+    return {k: expect_array(got[k], f"{where}'s returned {k}", shape) for k, shape in shapes.items()}
+
+
+def test_train_loop_records_after_each_step(probe, rng, seed):
+    """With Wo = 0 and bo = 0 every first prediction is 0 (100% error); after the first SGD step every point
+    gets the class of the example drawn, so the first recorded error is the share of the other class."""
+    n, m, h, epochs = 40, 20, int(rng.integers(3, 7)), 2
+    Xtr, Ytr = _unbalanced(rng, n, 12, seed % 2**31)
+    Xval, Yval = _unbalanced(rng, m, 5, seed % 2**31 + 1)
+    where = "twolayer.train_loop"
+    got = _arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, lrate=0.02, nEpochs=epochs,
+                train_seed=seed % 2**31))
+    for key in ("tr_error", "val_error"):
+        expect_array(got[key], f"{where}'s {key} (nEpochs = {epochs}, N = {n} training samples)", (epochs * n,))
+    first = {"tr_error": (got["tr_error"][0], [30.0, 70.0]), "val_error": (got["val_error"][0], [25.0, 75.0])}
+    for key, (value, allowed) in first.items():
+        if not np.isclose(value, allowed, atol=1e-6).any():
+            hint = (" — it is the error of the initial weights (Wo = 0, bo = 0 predict 0 everywhere): record the "
+                    "errors after the SGD step of each iteration, not before") if np.isclose(value, 100) else ""
+            raise CheckFailed(f"{where}: {key}[0] = {value:g}%, expected the error after the first SGD step "
+                              f"({allowed[0]:g}% or {allowed[1]:g}% on this data){hint}")
+    weights = _weights(got, 2, h, where)
+    for key, X, Y in (("tr_error", Xtr, Ytr), ("val_error", Xval, Yval)):
+        want = ref.classification_error(X, Y, weights)
+        if not np.isclose(got[key][-1], want, atol=1e-6):
+            raise CheckFailed(f"{where}: {key}[-1] = {got[key][-1]:g}% but the returned weights have an error of "
+                              f"{want:g}%: record the errors of the updated weights at every iteration and return "
+                              "the final weights")
