@@ -1,0 +1,77 @@
+"""The gpu tier's code runs on the CPU with tiny budgets: real Fashion-MNIST images written in MNIST's
+exact IDX format stand in for MNIST, and a grading.yml copy shrinks the gpu checks' budgets."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import yaml
+
+from autograder import config, data, samples
+from autograder.grade import Options, grade_one
+from autograder.submissions import Submission
+
+#: gpu check -> (tiny cpu budget, threshold calibrated for that budget on the stand-in data)
+TINY = {
+    ("tp1_mlp", "test_accuracy.py::test_mnist"): (
+        {"n_train": 3000, "n_test": 1000, "nh": 100, "eta": 0.03, "batch_size": 10, "epochs": 2, "device": "cpu"}, 0.70),
+    ("tp3_vit", "test_train.py::test_mnist"): (
+        {"n_train": 3000, "n_monitor": 200, "n_test": 800, "epochs": 2, "batch_size": 128, "lr": 0.001,
+         "model": {"patch_size": 14, "embed_dim": 32, "nb_blocks": 1, "num_heads": 4}, "device": "cpu"}, 0.55),
+}
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    """An IDX file as MNIST ships it: magic (0, 0, type 0x08 = uint8, ndim), big-endian sizes, raw bytes."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, prefix, size in ((True, "train", 6000), (False, "t10k", 2000)):
+        pictures, labels = data.subset(data.root(), "FashionMNIST", split, size, rng)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", pictures)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_grading(tmp_path_factory):
+    raw = yaml.safe_load((config.ROOT / "grading.yml").read_text())
+    for (assignment, check_id), (budget, threshold) in TINY.items():
+        entry = next(c for c in raw["assignments"][assignment]["checks"] if c["id"] == check_id)
+        entry.update(budget=budget, threshold=threshold, timeout=300)
+    path = tmp_path_factory.mktemp("grading") / "grading.yml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def test_idx_files_read_back_through_torchvision(mnist_root):
+    pictures, labels = data.images(mnist_root, "MNIST", False)
+    assert pictures.shape == (2000, 28, 28) and labels.shape == (2000,) and labels.max() == 9
+
+
+@pytest.mark.parametrize("assignment, check_id", list(TINY))
+def test_gpu_check_runs_on_cpu_and_passes_for_the_reference(mnist_root, tiny_grading, tmp_path, assignment, check_id):
+    folder = samples.reference_copy(assignment, tmp_path / "reference")
+    options = Options(tier="gpu", only=(check_id,), data=mnist_root, grading_path=tiny_grading)
+    document = grade_one(Submission("reference", folder, assignment), tmp_path / "out", options)
+    test = document["tests"][0]
+    assert test["status"] == "passed", test["output"]
+    assert document["extra_data"]["records"][check_id]["accuracy"] >= TINY[assignment, check_id][1]
+
+
+def test_gpu_check_is_skipped_with_a_reason_without_cuda_or_data(tmp_path):
+    folder = samples.reference_copy("tp1_mlp", tmp_path / "reference")
+    options = Options(tier="gpu", only=("test_accuracy.py::test_mnist",), data=tmp_path / "empty")
+    document = grade_one(Submission("reference", folder, "tp1_mlp"), tmp_path / "out", options)
+    test = document["tests"][0]
+    assert test["status"] == "failed" and test["score"] == 0
+    assert test["output"].startswith("skipped: gpu tier:")
