@@ -29,15 +29,20 @@ def test_circles(probe, check, seed, record, variant):
 
 
 def _image_check(probe, check, seed, record, root, name: str, where: str) -> None:
+    """Train on ``n_train`` images; a monitor split (labels sent, for the history) and a disjoint held-out
+    split of ``n_test`` images (labels kept here) come from the test set."""
     rng = np.random.default_rng(seed)
     budget = dict(check.budget)
+    n_test = budget.pop("n_test")
+    n_monitor = n_test // 4
     train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
-    held = datasets.subset(root, name, False, budget.pop("n_test"), rng)
-    monitor = slice(0, len(held[1]) // 4)
-    got = probe("train_and_predict", variant="mnist", train_X=train[0], train_Y=train[1],
-                test_X=held[0][monitor], test_Y=held[1][monitor], held_X=held[0], budget={**budget, "seed": seed})
+    test = datasets.subset(root, name, False, n_monitor + n_test, rng)
+    order = rng.permutation(len(test[1]))
+    monitor, held = order[:n_monitor], order[n_monitor:]
+    got = probe("train_and_predict", variant="mnist", train_X=train[0], train_Y=train[1], test_X=test[0][monitor],
+                test_Y=test[1][monitor], held_X=test[0][held], budget={**budget, "seed": seed})
     record["history"] = got["history"]
-    assert_accuracy(got["predictions"], held[1], check.threshold, where, record)
+    assert_accuracy(got["predictions"], test[1][held], check.threshold, where, record)
 
 
 def test_fashion_mnist(probe, check, seed, record, data_root):

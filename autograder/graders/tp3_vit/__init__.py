@@ -1,0 +1,1 @@
+"""Grader of RDFIA lab 1-e: multi-head self-attention, transformer blocks, a Vision Transformer, timm."""

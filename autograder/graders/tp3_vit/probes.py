@@ -1,0 +1,356 @@
+"""Probes of tp3_vit: run in the worker, build the student's modules, load the weights the grader sends
+(by the attribute names of the handout), run them and return plain data."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from autograder.sandbox.probing import StudentError, call, summarize_model, tensor
+
+IMG = 28
+
+
+def _build(module: str, name: str, *args, **kwargs) -> nn.Module:
+    built = call(module, name, *args, **kwargs)
+    if not isinstance(built, nn.Module):
+        raise StudentError(f"{module}.{name}(...) should build a torch.nn.Module, got {type(built).__name__}")
+    return built
+
+
+def _load(model: nn.Module, state: dict, where: str, strict: bool = True) -> nn.Module:
+    """``model`` in float64 and eval mode with the grader's weights loaded by name (all of ``state``;
+    with ``strict`` the module may hold nothing else)."""
+    model = model.double().eval()
+    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    problems = [f"no parameter named {k}" for k in state if k not in have]
+    problems += [f"{k} has shape {have[k]}, expected {tuple(np.shape(v))}" for k, v in state.items()
+                 if k in have and have[k] != tuple(np.shape(v))]
+    if strict:
+        problems += [f"unexpected parameter {k}" for k in have if k not in state]
+    if problems:
+        more = f" (and {len(problems) - 4} more)" if len(problems) > 4 else ""
+        raise StudentError(f"{where}: the grader copies weights into your module by the handout's attribute names "
+                           f"and sizes, and {'; '.join(problems[:4])}{more}")
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=strict)
+    return model
+
+
+def _run(model: nn.Module, x: np.ndarray, where: str, ndim: int, **kwargs) -> np.ndarray:
+    with torch.no_grad():
+        return tensor(model(torch.tensor(x), **kwargs), where, ndim=ndim)
+
+
+def _attribute(model: nn.Module, name: str, where: str):
+    if not hasattr(model, name):
+        raise StudentError(f"{where} has no attribute {name!r} (the handout's names are needed by the grader)")
+    return getattr(model, name)
+
+
+# ---- attention.py -----------------------------------------------------------------------------------
+
+def attention_forward(embed_dim: int, num_heads: int, state: dict, x: np.ndarray):
+    """``SelfAttention(embed_dim, num_heads)`` with ``state`` on ``x`` (B, N, D): ``out`` without and
+    ``(out_with_map, attn)`` with ``return_attention=True``."""
+    where = "attention.SelfAttention"
+    model = _load(_build("attention", "SelfAttention", embed_dim, num_heads), state, where)
+    out = _run(model, x, f"{where}.forward(x)", ndim=3)
+    with torch.no_grad():
+        both = model(torch.tensor(x), return_attention=True)
+    if not isinstance(both, tuple) or len(both) != 2:
+        raise StudentError(f"{where}.forward(x, return_attention=True) should return a tuple (out, attn), "
+                           f"got {type(both).__name__}")
+    return {"out": out, "out_with_map": tensor(both[0], f"{where}.forward(x, return_attention=True)[0]"),
+            "attn": tensor(both[1], f"{where}.forward(x, return_attention=True)[1] (the attention map)")}
+
+
+def attention_permuted(embed_dim: int, num_heads: int, state: dict, x: np.ndarray, order: np.ndarray):
+    """``SelfAttention`` outputs for ``x`` and for ``x`` with its tokens reordered by ``order``."""
+    where = "attention.SelfAttention"
+    model = _load(_build("attention", "SelfAttention", embed_dim, num_heads), state, where)
+    return {"out": _run(model, x, f"{where}.forward(x)", ndim=3),
+            "permuted": _run(model, np.ascontiguousarray(x[:, order]), f"{where}.forward(x)", ndim=3)}
+
+
+# ---- blocks.py --------------------------------------------------------------------------------------
+
+def mlp_forward(in_features: int, hidden: int, out_features: int, state: dict, x: np.ndarray):
+    model = _load(_build("blocks", "MLP", in_features, hidden, out_features), state, "blocks.MLP")
+    return _run(model, x, "blocks.MLP.forward(x)", ndim=3)
+
+
+class _StandInMix(nn.Module):
+    """Replaces ``Block.attn``: ``M @ tanh(x @ W)`` (mixes the tokens, like attention does)."""
+
+    def __init__(self, M: np.ndarray, W: np.ndarray):
+        super().__init__()
+        self.register_buffer("M", torch.tensor(M))
+        self.register_buffer("W", torch.tensor(W))
+
+    def forward(self, x, *args, **kwargs):
+        return self.M @ torch.tanh(x @ self.W)
+
+
+class _StandInPointwise(nn.Module):
+    """Replaces ``Block.mlp``: ``sin(x @ W)`` (token-wise, like the MLP)."""
+
+    def __init__(self, W: np.ndarray):
+        super().__init__()
+        self.register_buffer("W", torch.tensor(W))
+
+    def forward(self, x, *args, **kwargs):
+        return torch.sin(x @ self.W)
+
+
+def block_forward(embed_dim: int, num_heads: int, mlp_ratio: float, state: dict, x: np.ndarray,
+                  stand_ins: dict | None = None):
+    """``Block(embed_dim, num_heads, mlp_ratio)`` on ``x``: with every weight of ``state`` loaded by name,
+    or (``stand_ins``) with the norms of ``state`` loaded and ``attn`` / ``mlp`` replaced by the grader's
+    own sub-layers, which isolates the block's wiring (pre-norm, residuals) from attention and MLP."""
+    where = "blocks.Block"
+    model = _build("blocks", "Block", embed_dim, num_heads, mlp_ratio)
+    if stand_ins is not None:
+        for name in ("norm1", "norm2", "attn", "mlp"):
+            _attribute(model, name, where)
+        model.attn = _StandInMix(stand_ins["M"], stand_ins["Wa"])
+        model.mlp = _StandInPointwise(stand_ins["Wm"])
+        model = _load(model, state, where, strict=False)
+    else:
+        model = _load(model, state, where)
+    return _run(model, x, f"{where}.forward(x)", ndim=3)
+
+
+# ---- vit.py -----------------------------------------------------------------------------------------
+
+def _vit(config: dict) -> nn.Module:
+    return _build("vit", "ViT", **config)
+
+
+def patch_embed_forward(patch_size: int, embed_dim: int, state: dict, x: np.ndarray):
+    where = "vit.PatchEmbed"
+    model = _build("vit", "PatchEmbed", IMG, patch_size, 1, embed_dim)
+    num_patches = getattr(model, "num_patches", None)
+    model = _load(model, state, where)
+    return {"out": _run(model, x, f"{where}.forward(x)", ndim=3),
+            "num_patches": int(num_patches) if isinstance(num_patches, (int, np.integer)) else repr(num_patches)}
+
+
+def vit_stage_shapes(config: dict, batch: int):
+    """Shapes seen at each stage of the student's ViT for a (batch, 1, 28, 28) input: output of
+    ``patch_embed``, tokens entering the first block, output of each block and of ``norm``, input and
+    output of ``head``, final logits."""
+    where = "vit.ViT"
+    model = _vit(config).eval()
+    shapes: dict[str, list | None] = {}
+
+    def shape_of(value):
+        if isinstance(value, tuple) and value:
+            value = value[0]
+        return list(value.shape) if isinstance(value, torch.Tensor) else None
+
+    hooks = []
+    patch_embed = _attribute(model, "patch_embed", where)
+    blocks = _attribute(model, "blocks", where)
+    norm, head = _attribute(model, "norm", where), _attribute(model, "head", where)
+    if not isinstance(blocks, (nn.ModuleList, nn.Sequential)) or len(blocks) == 0:
+        raise StudentError(f"{where}.blocks should be an nn.ModuleList of Block, got {type(blocks).__name__}")
+    hooks.append(patch_embed.register_forward_hook(lambda m, i, o: shapes.__setitem__("patch_embed", shape_of(o))))
+    hooks.append(blocks[0].register_forward_pre_hook(lambda m, i: shapes.__setitem__("tokens", shape_of(i))))
+    for index, block in enumerate(blocks):
+        hooks.append(block.register_forward_hook(
+            lambda m, i, o, index=index: shapes.__setitem__(f"blocks.{index}", shape_of(o))))
+    hooks.append(norm.register_forward_hook(lambda m, i, o: shapes.__setitem__("norm", shape_of(o))))
+    hooks.append(head.register_forward_hook(lambda m, i, o: shapes.update(
+        {"head input": shape_of(i), "head": shape_of(o)})))
+    try:
+        with torch.no_grad():
+            logits = model(torch.randn(batch, 1, IMG, IMG))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    shapes["logits"] = list(tensor(logits, f"{where}.forward(x)").shape)
+    shapes["nb_blocks"] = len(blocks)
+    return shapes
+
+
+def vit_forward(config: dict, state: dict, x: np.ndarray):
+    model = _load(_vit(config), state, "vit.ViT")
+    return _run(model, x, "vit.ViT.forward(x)", ndim=2)
+
+
+def vit_summaries(configs: list[dict], batch: int):
+    return [summarize_model(_vit(config), (batch, 1, IMG, IMG)) for config in configs]
+
+
+def token_parameters(config: dict, x: np.ndarray, labels: np.ndarray):
+    """Type, shape and registration of ``cls_token`` / ``pos_embed`` and the norm of their gradients after
+    one backward pass of the cross-entropy."""
+    where = "vit.ViT"
+    model = _vit(config).train()
+    registered = {id(p) for p in model.parameters()}
+    report = {}
+    for name in ("cls_token", "pos_embed"):
+        value = _attribute(model, name, where)
+        report[name] = {"type": type(value).__name__, "is_parameter": isinstance(value, nn.Parameter),
+                        "registered": id(value) in registered,
+                        "shape": list(value.shape) if isinstance(value, torch.Tensor) else None}
+    logits = model(torch.tensor(x))
+    tensor(logits, f"{where}.forward(x)", ndim=2)
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(logits, torch.tensor(labels)).backward()
+    for name in ("cls_token", "pos_embed"):
+        grad = getattr(model, name).grad
+        report[name]["grad_norm"] = None if grad is None else float(grad.detach().double().norm())
+    return report
+
+
+def vit_patch_permutation(config: dict, pos_embed: np.ndarray, x: np.ndarray, x_permuted: np.ndarray):
+    """Logits of images and of the same images with their patches moved, with the student's ViT (random
+    init from the check's seed) and ``pos_embed`` set to the grader's values, then set to zero."""
+    where = "vit.ViT"
+    model = _vit(config).double().eval()
+    pos = _attribute(model, "pos_embed", where)
+    if not isinstance(pos, torch.Tensor) or tuple(pos.shape) != pos_embed.shape:
+        raise StudentError(f"{where}.pos_embed should be a tensor of shape {pos_embed.shape}")
+    out = {}
+    for label, values in (("with", pos_embed), ("zero", np.zeros_like(pos_embed))):
+        with torch.no_grad():
+            pos.copy_(torch.tensor(values))
+        out[label] = _run(model, x, f"{where}.forward(x)", ndim=2)
+        out[f"{label}_permuted"] = _run(model, x_permuted, f"{where}.forward(x)", ndim=2)
+    return out
+
+
+# ---- timm_vit.py ------------------------------------------------------------------------------------
+
+def _offline() -> None:
+    """No downloads from the worker: a pretrained=True fails at once instead of fetching weights."""
+    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+
+
+def timm_models(configs: list[dict], batch: int):
+    """For each keyword set: class, whether it is timm's VisionTransformer, output shape for a
+    (batch, in_chans, 28, 28) input, parameter count, and whether two builds under different seeds
+    differ (random initialisation, not loaded weights)."""
+    _offline()
+    from timm.models.vision_transformer import VisionTransformer
+
+    reports = []
+    for config in configs:
+        where = f"timm_vit.make_timm_vit({', '.join(f'{k}={v}' for k, v in config.items())})"
+        builds = []
+        for seed in (0, 1):
+            torch.manual_seed(seed)
+            builds.append(_build("timm_vit", "make_timm_vit", **config))
+        model = builds[0].eval()
+        try:
+            with torch.no_grad():
+                logits = model(torch.randn(batch, config.get("in_chans", 1), IMG, IMG))
+        except Exception as error:  # noqa: BLE001 - the failure inside timm is the student's feedback
+            raise StudentError(f"{where}: the model fails on a ({batch}, 1, 28, 28) batch: "
+                               f"{type(error).__name__}: {str(error)[:300]}") from None
+        first = [p.detach() for p in builds[0].parameters()]
+        second = [p.detach() for p in builds[1].parameters()]
+        same = len(first) == len(second) and all(a.shape == b.shape and torch.equal(a, b)
+                                                 for a, b in zip(first, second))
+        reports.append({"type": f"{type(model).__module__}.{type(model).__name__}",
+                        "is_vision_transformer": isinstance(model, VisionTransformer),
+                        "output_shape": list(tensor(logits, f"{where}(x)").shape),
+                        "total_params": sum(p.numel() for p in model.parameters()),
+                        "identical_across_seeds": bool(same)})
+    return reports
+
+
+def default_errors(shapes: list[list[int]]):
+    """``timm_vit.default_vit_error(shape)`` for each shape, as plain strings (or a type name)."""
+    _offline()
+    out = []
+    for shape in shapes:
+        value = call("timm_vit", "default_vit_error", tuple(shape))
+        out.append({"is_str": isinstance(value, str), "value": value if isinstance(value, str) else
+                    type(value).__name__})
+    return out
+
+
+# ---- train.py ---------------------------------------------------------------------------------------
+
+def _tiny_classifier(in_features: int, classes: int) -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, classes))
+
+
+def train_steps(state: dict, images: np.ndarray, labels: np.ndarray, lr: float, steps: int):
+    """``train.train_step`` ``steps`` times on the same batch with the grader's Flatten → Linear model
+    (float64, weights from ``state``) and plain SGD; returned values and weights after each step."""
+    where = "train.train_step"
+    model = _tiny_classifier(int(np.prod(images.shape[1:])), int(state["1.weight"].shape[0]))
+    model = _load(model, state, "the grader's model")
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    reports = []
+    for _ in range(steps):
+        result = call("train", "train_step", model, optimizer, torch.tensor(images), torch.tensor(labels))
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise StudentError(f"{where} should return a tuple (loss, correct), got {type(result).__name__}")
+        loss, correct = result
+        if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+            loss = loss.item()
+        if isinstance(correct, torch.Tensor) and correct.numel() == 1:
+            correct = correct.item()
+        reports.append({"loss": loss if isinstance(loss, (int, float)) else repr(type(loss).__name__),
+                        "correct": correct if isinstance(correct, (int, float)) else repr(type(correct).__name__),
+                        "state": {k: tensor(v, k) for k, v in model.state_dict().items()}})
+    return reports
+
+
+def _history(history, where: str, epochs: int) -> dict:
+    keys = ("train_loss", "train_acc", "test_loss", "test_acc")
+    if not isinstance(history, dict) or any(not isinstance(history.get(k), (list, tuple)) for k in keys):
+        raise StudentError(f"{where} should return the history, a dict with lists {', '.join(keys)}")
+    out = {}
+    for key in keys:
+        values = history[key]
+        if len(values) != epochs or not all(isinstance(v, (int, float)) for v in values):
+            raise StudentError(f"{where}: history[{key!r}] should hold {epochs} floats (one per epoch), got "
+                               f"{len(values)} values")
+        out[key] = [float(v) for v in values]
+    return out
+
+
+def train_tiny(state: dict, train_X, train_Y, test_X, test_Y, epochs: int, batch_size: int, lr: float,
+               train_seed: int):
+    """``train.train`` on the grader's Flatten → Linear model (float32, weights from ``state``):
+    final weights and history."""
+    where = "train.train"
+    model = _tiny_classifier(IMG * IMG, 10)
+    model.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in state.items()})
+    history = call("train", "train", model, (torch.tensor(train_X), torch.tensor(train_Y)),
+                   (torch.tensor(test_X), torch.tensor(test_Y)), epochs=epochs, batch_size=batch_size, lr=lr,
+                   device="cpu", seed=train_seed, quiet=True)
+    return {"state": {k: tensor(v, k) for k, v in model.state_dict().items()},
+            "history": _history(history, where, epochs)}
+
+
+def train_and_predict(model: dict, train_X, train_Y, test_X, test_Y, held_X, budget: dict, train_seed: int):
+    """Build the student's ``vit.ViT(**model)``, train it with the student's ``train.train`` on the given
+    split (uint8 images, monitor split for the history), then predict the held-out images (their labels
+    stay in the grader)."""
+    where = "train.train"
+    device = budget.get("device", "cpu")
+    torch.manual_seed(train_seed)
+    vit = _vit(model)
+    history = call("train", "train", vit, (torch.tensor(train_X), torch.tensor(train_Y)),
+                   (torch.tensor(test_X), torch.tensor(test_Y)), epochs=budget["epochs"],
+                   batch_size=budget["batch_size"], lr=budget["lr"], device=device, seed=train_seed, quiet=True)
+    history = _history(history, where, budget["epochs"])
+    vit.eval()
+    images = call("train", "prepare_images", torch.tensor(held_X))
+    if not isinstance(images, torch.Tensor):
+        raise StudentError("train.prepare_images should return a tensor")
+    predictions = []
+    with torch.no_grad():
+        for start in range(0, len(images), 1000):
+            logits = vit(images[start:start + 1000].to(device))
+            predictions.append(tensor(logits, "vit.ViT.forward(x)", ndim=2).argmax(axis=1))
+    return {"predictions": np.concatenate(predictions).astype(np.int64), "history": history}

@@ -1,0 +1,83 @@
+"""Question 7: the training step, the optimizer of train.train, and the student's ViT trained through the
+student's own train.train on real data (predictions made in the worker; labels stay here)."""
+
+import numpy as np
+
+from autograder import data as datasets
+from autograder.checks import CheckFailed
+from autograder.checks.accuracy import assert_accuracy
+from autograder.checks.values import assert_close, expect_number
+from autograder.graders.tp3_vit import _reference as ref
+
+
+def test_train_step(probe, rng):
+    batch, classes = int(rng.integers(6, 12)), int(rng.integers(3, 6))
+    images, labels = rng.normal(0, 1, (batch, 1, 4, 4)), rng.integers(0, classes, batch)
+    state = {"1.weight": rng.normal(0, 0.5, (classes, 16)), "1.bias": rng.normal(0, 0.5, classes)}
+    lr = float(rng.uniform(0.1, 0.5))
+    got = probe("train_steps", state=state, images=images, labels=labels, lr=lr, steps=2)
+    want = ref.sgd_train_steps(state, images, labels, lr, steps=2)
+    where = "train.train_step"
+    for step, (mine, theirs) in enumerate(zip(got, want), start=1):
+        loss = expect_number(mine["loss"], f"{where}'s returned loss (step {step})")
+        if not np.isclose(loss, theirs["loss"], rtol=1e-6):
+            raise CheckFailed(f"{where}: step {step} returns loss {loss:.6g}, expected the batch's mean "
+                              f"cross-entropy before the update, {theirs['loss']:.6g}")
+        correct = expect_number(mine["correct"], f"{where}'s returned number of correct predictions")
+        if correct != theirs["correct"]:
+            raise CheckFailed(f"{where}: step {step} returns correct = {correct:g}, expected {theirs['correct']} "
+                              "(images whose arg-max logit is the label, before the update)")
+        hint = " (are the gradients zeroed before each backward?)" if step > 1 else ""
+        for name, value in theirs["state"].items():
+            assert_close(mine["state"].get(name), value, f"{where}: the model's {name} after step {step}{hint}",
+                         rtol=1e-6, atol=1e-9)
+
+
+def test_train_adam(probe, rng):
+    n_train, n_test, epochs, batch_size = 192, 64, 2, 64
+    train_X = rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8)
+    test_X = rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8)
+    train_Y, test_Y = rng.integers(0, 10, n_train), rng.integers(0, 10, n_test)
+    state = {"1.weight": rng.normal(0, 0.02, (10, 784)), "1.bias": np.zeros(10)}
+    lr = float(np.round(rng.uniform(5e-4, 3e-3), 5))
+    seed = int(rng.integers(0, 2**31))
+    kwargs = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
+    got = probe("train_tiny", state=state, train_X=train_X, train_Y=train_Y, test_X=test_X, test_Y=test_Y,
+                train_seed=seed, **kwargs)
+    want_state, want_history = ref.adam_training(state, (train_X, train_Y), (test_X, test_Y), seed=seed, **kwargs)
+    where = f"train.train(model, ..., epochs={epochs}, batch_size={batch_size}, lr={lr})"
+    for name, value in want_state.items():
+        assert_close(got["state"].get(name), value, f"{where}: the trained model's {name} (expected "
+                     f"torch.optim.Adam(model.parameters(), lr={lr}) stepped once per mini-batch)", rtol=1e-3,
+                     atol=1e-5)
+    for key, values in want_history.items():
+        if not np.allclose(got["history"][key], values, rtol=1e-3, atol=1e-4):
+            raise CheckFailed(f"{where}: history[{key!r}] = {np.round(got['history'][key], 4).tolist()}, expected "
+                              f"{np.round(values, 4).tolist()} (train_step must return the batch's mean loss and "
+                              "its number of correct predictions)")
+
+
+def _accuracy_check(probe, check, seed, record, root, name: str) -> None:
+    rng = np.random.default_rng(seed)
+    budget = dict(check.budget)
+    model = budget.pop("model")
+    train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
+    n_monitor = budget.pop("n_monitor")
+    test = datasets.subset(root, name, False, n_monitor + budget.pop("n_test"), rng)
+    order = rng.permutation(len(test[1]))  # disjoint: the monitor split's labels are sent, the held-out ones never
+    monitor, held = (test[0][order[:n_monitor]], test[1][order[:n_monitor]]), (test[0][order[n_monitor:]],
+                                                                               test[1][order[n_monitor:]])
+    got = probe("train_and_predict", model=ref.vit_config(**model), train_X=train[0], train_Y=train[1],
+                test_X=monitor[0], test_Y=monitor[1], held_X=held[0], budget=budget, train_seed=seed)
+    record["history"] = got["history"]
+    where = (f"vit.ViT(patch_size={model['patch_size']}, embed_dim={model['embed_dim']}) trained by train.train "
+             f"({budget['epochs']} epochs) on {name}")
+    assert_accuracy(got["predictions"], held[1], check.threshold, where, record)
+
+
+def test_fashion_mnist(probe, check, seed, record, data_root):
+    _accuracy_check(probe, check, seed, record, data_root, "FashionMNIST")
+
+
+def test_mnist(probe, check, seed, record, gpu_data_root):
+    _accuracy_check(probe, check, seed, record, gpu_data_root("MNIST"), "MNIST")

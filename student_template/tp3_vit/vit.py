@@ -1,0 +1,77 @@
+"""Question 6: patch embedding and the full Vision Transformer (ViT) for 28×28 grey images.
+
+Shapes for one batch of ``B`` images ``(B, C, H, W)`` with square patches of side ``p``:
+``N = (H / p) · (W / p)`` patches (16 for p = 7 and 4 for p = 14 on 28×28), ``D = embed_dim``.
+
+    images (B, C, H, W)
+      → patch_embed            (B, N, D)       Conv2d(C, D, kernel_size=p, stride=p), flattened
+      → prepend cls_token      (B, N + 1, D)   cls_token is a learned (1, 1, D) parameter
+      → + pos_embed            (B, N + 1, D)   learned (1, N + 1, D) parameter
+      → blocks (nb_blocks ×)   (B, N + 1, D)
+      → norm (LayerNorm(D))    (B, N + 1, D)
+      → token 0 (class token)  (B, D)
+      → head (Linear(D, K))    (B, K) logits
+
+Attribute names follow timm's ``VisionTransformer`` (``patch_embed.proj``, ``cls_token``, ``pos_embed``,
+``blocks``, ``norm``, ``head``): the graders find layers by these names.
+"""
+
+from __future__ import annotations
+
+import torch
+from blocks import Block
+from torch import nn
+
+
+class PatchEmbed(nn.Module):
+    """Cut an image into non-overlapping ``p × p`` patches and embed each one linearly.
+
+    ``proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)``;
+    ``num_patches = (img_size // patch_size) ** 2``.
+    Input (B, in_chans, img_size, img_size) → output (B, num_patches, embed_dim), patches in row-major
+    order (left to right, then top to bottom).
+    """
+
+    def __init__(self, img_size: int = 28, patch_size: int = 7, in_chans: int = 1, embed_dim: int = 64) -> None:
+        super().__init__()
+        if img_size % patch_size != 0:
+            raise ValueError(f"vit.PatchEmbed: img_size={img_size} is not a multiple of "
+                             f"patch_size={patch_size}")
+        self.img_size = img_size
+        self.patch_size = patch_size
+        self.num_patches = ...  # TODO
+        self.proj = ...  # TODO
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) → (B, N, D)."""
+        raise NotImplementedError("vit.PatchEmbed.forward: conv, flatten the grid, (B, N, D)")
+
+
+class ViT(nn.Module):
+    """Vision Transformer classifier (see the module docstring for the shapes).
+
+    Attributes: ``patch_embed`` (:class:`PatchEmbed`), ``cls_token`` (``nn.Parameter`` (1, 1, D)),
+    ``pos_embed`` (``nn.Parameter`` (1, N + 1, D)), ``blocks`` (``nn.ModuleList`` of ``nb_blocks``
+    :class:`~blocks.Block`), ``norm`` (``nn.LayerNorm(D)``), ``head`` (``nn.Linear(D, num_classes)``).
+    ``cls_token`` and ``pos_embed`` start from ``nn.init.trunc_normal_(..., std=0.02)``.
+    """
+
+    def __init__(self, img_size: int = 28, patch_size: int = 7, in_chans: int = 1, embed_dim: int = 64,
+                 nb_blocks: int = 2, num_heads: int = 4, mlp_ratio: float = 4.0,
+                 num_classes: int = 10) -> None:
+        super().__init__()
+        self.patch_embed = ...  # TODO
+        self.cls_token = ...  # TODO
+        self.pos_embed = ...  # TODO
+        self.blocks = ...  # TODO
+        self.norm = ...  # TODO
+        self.head = ...  # TODO
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) images → (B, num_classes) logits."""
+        raise NotImplementedError("vit.ViT.forward: follow the module docstring")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars of ``model`` (parameters with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
