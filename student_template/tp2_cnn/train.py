@@ -1,0 +1,65 @@
+"""Training loop of lab 1-cd (questions 13-18 and 26-28), adapted from the course's ``base.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def epoch(loader: Iterable, model: nn.Module, criterion: nn.Module,
+          optimizer: torch.optim.Optimizer | None = None, device: str | torch.device = "cpu") -> tuple[float, float]:
+    """Run ``model`` once over ``loader``; train when an optimizer is given, evaluate otherwise.
+
+    loader: yields ``(inputs, targets)`` with ``inputs`` ``(B, C, H, W)`` float and ``targets`` ``(B,)`` long.
+    criterion: a mean-reduced loss on ``(B, num_classes)`` logits, e.g. ``nn.CrossEntropyLoss()``.
+
+    With an optimizer: ``model.train()``, and for every batch zero the gradients, forward, backward and
+    one optimizer step. Without: ``model.eval()`` under ``torch.no_grad()``, no backward and no step (the
+    weights and the BatchNorm running statistics are left unchanged).
+    Returns ``(mean loss per example, accuracy in [0, 1])`` over the whole epoch.
+    """
+    raise NotImplementedError("train.epoch: train() + zero_grad/backward/step with an optimizer; eval() + no_grad otherwise")
+
+
+def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.0) -> torch.optim.Optimizer:
+    """Plain SGD on all the parameters of ``model`` with learning rate ``lr`` and the given ``momentum``
+    (0.9 in the "optimisation" improvement)."""
+    raise NotImplementedError("train.make_optimizer: torch.optim.SGD")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer,
+                   gamma: float = 0.95) -> torch.optim.lr_scheduler.LRScheduler:
+    """Exponential learning-rate decay: the rate is multiplied by ``gamma`` at each ``step()``, called once
+    per epoch (question 26)."""
+    raise NotImplementedError("train.make_scheduler: torch.optim.lr_scheduler.ExponentialLR")
+
+
+def main(train_loader: Iterable, test_loader: Iterable, model: nn.Module, epochs: int, lr: float,
+         momentum: float = 0.0, gamma: float | None = None, device: str | torch.device = "cpu",
+         quiet: bool = False, seed: int = 0) -> dict[str, list[float]]:
+    """Train ``model`` for ``epochs`` epochs with cross-entropy and SGD, evaluating after each epoch.
+
+    ``momentum`` goes to :func:`make_optimizer`; with ``gamma`` set, :func:`make_scheduler` decays the
+    learning rate once per epoch. ``seed`` seeds torch (dropout masks, random crops and flips).
+    Returns the history ``{"train_loss", "train_acc", "test_loss", "test_acc"}``, one float per epoch
+    (accuracies in [0, 1]); a tqdm bar shows progress unless ``quiet``.
+    """
+    torch.manual_seed(seed)
+    model = model.to(device)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = make_optimizer(model, lr, momentum)
+    scheduler = make_scheduler(optimizer, gamma) if gamma is not None else None
+    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    bar = tqdm(range(epochs), desc="epochs", disable=quiet, leave=False)
+    for _ in bar:
+        train_loss, train_acc = epoch(train_loader, model, criterion, optimizer, device)
+        test_loss, test_acc = epoch(test_loader, model, criterion, None, device)
+        if scheduler is not None:
+            scheduler.step()
+        for key, value in zip(history, (train_loss, train_acc, test_loss, test_acc)):
+            history[key].append(float(value))
+        bar.set_postfix(train_acc=f"{train_acc:.3f}", test_acc=f"{test_acc:.3f}", loss=f"{train_loss:.3f}")
+    return history
