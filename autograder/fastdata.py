@@ -38,7 +38,7 @@ def random_crop_flip(batch: torch.Tensor, size: int, generator: torch.Generator,
 def center_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
     """The central ``size``×``size`` window (torchvision's CenterCrop rounding). (B, C, H, W) → (B, C, size, size)."""
     height, width = batch.shape[-2:]
-    top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+    top, left = round((height - size) / 2.0), round((width - size) / 2.0)
     return batch[..., top:top + size, left:left + size]
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.config import Check, load
 from autograder.checks import CheckFailed
+from autograder.config import Check, load
 from autograder.sandbox.client import Limits, ProbeFailed, Worker
 
 INTERNAL = "grader error (not your fault; tell the course staff)"

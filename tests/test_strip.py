@@ -58,7 +58,7 @@ def test_hint_with_quotes_is_escaped():
             # END SOLUTION
     ''')
     namespace = {}
-    exec(out, namespace)
+    exec(out, namespace)  # noqa: S102 - the template text under test
     with pytest.raises(NotImplementedError, match='mod.f: call "g"'):
         namespace["f"]()
 

@@ -7,7 +7,6 @@ import pytest
 
 from autograder import data as datasets
 from autograder.checks.accuracy import assert_accuracy
-from autograder.graders.tp2_cnn import _reference as ref
 
 
 def _split(images: np.ndarray, labels: np.ndarray, n_monitor: int, rng) -> tuple[tuple, tuple]:
