@@ -27,17 +27,17 @@ data: $(STAMP)
 	$(BIN)/autograder data prepare
 
 demo: setup
-	$(BIN)/autograder $(QUIET) demo
+	$(BIN)/autograder demo $(QUIET)
 
 test: setup
 	@$(BIN)/python -m pytest $(if $(QUIET),-q,) ; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
 release: setup
-	$(BIN)/autograder $(QUIET) release
+	$(BIN)/autograder release $(QUIET) --out dist
 
 lint: $(STAMP)
 	$(BIN)/ruff check autograder solutions tests bench
 
 clean:
-	rm -rf demo-output graded .pytest_cache
+	rm -rf demo-output graded dist .pytest_cache

@@ -25,15 +25,24 @@ def _assignments(names: list[str] | None) -> list[str]:
 def cmd_release(args) -> int:
     from autograder import release
 
-    for assignment in _assignments(args.assignment):
-        started = time.monotonic()
-        target = release.write_template(assignment)
-        points = config.load().assignment(assignment)
-        print(f"{assignment}: template {target.relative_to(config.ROOT)} written "
-              f"({points.max_score('cpu'):g} points cpu tier, {points.max_score('gpu'):g} with gpu) "
-              f"in {time.monotonic() - started:.1f} s")
-        if not args.no_verify:
-            release.verify(assignment, quiet=args.quiet)
+    assignments = _assignments(args.assignment)
+    try:
+        for assignment in assignments:
+            started = time.monotonic()
+            target = release.write_template(assignment)
+            points = config.load().assignment(assignment)
+            print(f"{assignment}: template {target.relative_to(config.ROOT)} written "
+                  f"({points.max_score('cpu'):g} points cpu tier, {points.max_score('gpu'):g} with gpu) "
+                  f"in {time.monotonic() - started:.1f} s")
+            if not args.no_verify:
+                release.verify(assignment, quiet=args.quiet)
+        if args.out is not None:
+            from autograder import bundle
+
+            bundle.build(args.out, assignments, quiet=args.quiet, jobs=args.jobs)
+    except (release.ReleaseError, ValueError) as error:
+        print(f"autograder release: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -143,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     release = commands.add_parser("release", parents=[common], help="build student_template/ from solutions/ and run the gates")
     release.add_argument("assignment", nargs="*", help="assignments (default: all)")
     release.add_argument("--no-verify", action="store_true", help="skip grading the reference and template")
+    release.add_argument("--out", type=Path, default=None,
+                         help="also build the release bundle here (notebooks, otter and Gradescope zips, workflow)")
+    release.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
     release.set_defaults(func=cmd_release)
 
     check = commands.add_parser("check", parents=[common], help="run the public checks on your working copy")

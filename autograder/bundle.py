@@ -1,0 +1,321 @@
+"""The release bundle: what a teaching team hands out and plugs into Gradescope or GitHub Classroom.
+
+``build(out, assignments)`` writes, per assignment::
+
+    <out>/<a>/student/                     the student's starting folder (a GitHub Classroom template repo)
+        <a>.ipynb                          handout + experiments + answer cells + grader.check cells
+        tests/*.py                         otter's public tests (they call the kit's checks in-process)
+        <module>.py ... answers.yml        stripped modules and blank answers (the kit's stripper)
+        README.md                          how to work, check (`autograder check`) and submit
+        .github/workflows/autograde.yml    cpu tier on every push, gpu tier on a self-hosted runner label
+    <out>/<a>/autograder/
+        <a>-gradescope.zip                 setup.sh + run_autograder (→ `autograder grade`, isolated) + kit/
+        <a>-otter.zip                      otter-grader's autograder zip (notebook tests; optional)
+        <a>-solution.ipynb                 the solution notebook (otter's autograder copy)
+        selftest.json                      otter run of the reference export (must be 100 %)
+
+and ``<out>/README.md`` for the course. Gates (``ReleaseError``, a clear message): a solution line leaking
+into any released file, the solution notebook failing to execute (any cell error) or scoring less than
+100 % on its own otter tests.
+
+``python -m autograder.bundle gradescope|summary`` are the entry points of the Gradescope script and of the
+GitHub workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from autograder import config, strip
+from autograder.notebooks import NotebookError, code_cells, export_zip, otter_assign, otter_run, write_master
+from autograder.release import ReleaseError, template_files
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+GRADESCOPE_ROOT = "AUTOGRADER_GRADESCOPE_DIR"
+
+
+def _render(name: str, **values: str) -> str:
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def _log(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, flush=True)
+
+
+def kit_files(assignment: str) -> dict[str, Path]:
+    """Relative path → source of the kit a grading machine installs: the engine, grading.yml, the
+    packaging files and the reference solution of ``assignment`` (the graders need it)."""
+    root = config.ROOT
+    files = {name: root / name for name in ("pyproject.toml", "README.md", "grading.yml") if (root / name).is_file()}
+    for folder in (root / "autograder", root / "solutions" / assignment):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files[path.relative_to(root).as_posix()] = path
+    return files
+
+
+def write_kit(assignment: str, target: Path) -> Path:
+    for relative, source in kit_files(assignment).items():
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target / relative)
+    return target
+
+
+def _zip_folder(folder: Path, target: Path, executable: tuple[str, ...] = ()) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = (0o755 if path.name in executable else 0o644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                bundle.writestr(info, path.read_bytes())
+    return target
+
+
+def gradescope_zip(assignment: str, target: Path) -> Path:
+    """Gradescope's autograder zip: ``setup.sh`` installs the kit shipped under ``kit/``; ``run_autograder``
+    runs ``autograder grade`` on /autograder/submission and writes /autograder/results/results.json."""
+    with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as scratch:
+        folder = Path(scratch)
+        (folder / "run_autograder").write_text(_render("run_autograder", assignment=assignment))
+        (folder / "setup.sh").write_text(_render("setup.sh", assignment=assignment))
+        write_kit(assignment, folder / "kit")
+        return _zip_folder(folder, target, executable=("run_autograder", "setup.sh"))
+
+
+def otter_score(results: dict) -> tuple[float, float]:
+    """(score, max score) of an otter results.json (its per-question tests; "Public Tests" has none)."""
+    tests = [t for t in results.get("tests", []) if "max_score" in t]
+    return sum(float(t.get("score") or 0) for t in tests), sum(float(t["max_score"]) for t in tests)
+
+
+def _student_readme(assignment: str, template: dict[str, str]) -> str:
+    entry = config.load().assignment(assignment)
+    modules = [f"{m}.py" for m in entry.modules if f"{m}.py" in template]
+    modules += sorted(p for p in template if p.endswith(".py") and p not in modules)
+    rows = "\n".join(f"| `{name}` | " + ("your code (the notebook and the docstrings say what)"
+                                          if "NotImplementedError(" in template[name] or "# TODO" in template[name]
+                                          else "provided: nothing to write") + " |" for name in modules)
+    return _render("student_README.md", assignment=assignment, title=entry.title, module_rows=rows,
+                   points=f"{entry.max_score('gpu'):g}", cpu_points=f"{entry.max_score('cpu'):g}")
+
+
+def _secrets(assignment: str) -> set[str]:
+    lines: set[str] = set()
+    for path in sorted((config.ROOT / "solutions" / assignment).glob("*.py")):
+        lines |= strip.solution_lines(strip.strip_source(path.read_text(encoding="utf-8"), str(path))[1])
+    return lines
+
+
+def check_leaks(assignment: str, folder: Path) -> None:
+    """No non-trivial solution line in any released text file of ``folder`` (notebook code cells included)."""
+    secrets = _secrets(assignment)
+    leaks: list[str] = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(folder).as_posix()
+        text = code_cells(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8", errors="replace")
+        leaks += strip.find_leaks(secrets, text, relative)
+    if leaks:
+        raise ReleaseError(f"{assignment}: solution code leaks into the student bundle:\n" + "\n".join(leaks[:10]))
+
+
+def build_assignment(assignment: str, target: Path, quiet: bool = False) -> Path:
+    """Build ``target`` (= ``<out>/<assignment>``); see the module docstring."""
+    started = time.monotonic()
+    template = template_files(assignment)  # raises ReleaseError on leaks
+    with tempfile.TemporaryDirectory(prefix=f"autograder-bundle-{assignment}-") as scratch:
+        scratch = Path(scratch)
+        kit = write_kit(assignment, scratch / "kit")
+        try:
+            master = write_master(assignment, scratch / "build", kit=kit)
+            otter_ag, otter_student = otter_assign(master, scratch / "dist")
+        except NotebookError as error:
+            raise ReleaseError(f"{assignment}: {error}") from None
+        otter_zips = sorted(otter_ag.glob(f"{assignment}-autograder_*.zip"))
+        if len(otter_zips) != 1:
+            raise ReleaseError(f"{assignment}: otter assign wrote {len(otter_zips)} autograder zips, expected one")
+        graded_files = sorted(p.name for p in (config.ROOT / "solutions" / assignment).iterdir()
+                              if p.is_file() and (p.suffix == ".py" or p.name == "answers.yml"))
+        _log(quiet, f"{assignment}: notebook assigned in {time.monotonic() - started:.0f} s; running it on the "
+                    "reference (otter run)")
+        reference = export_zip(otter_ag, f"{assignment}.ipynb", graded_files, scratch / "reference.zip")
+        run_started = time.monotonic()
+        selftest = otter_run(otter_zips[0], reference, tiny=True, debug=True)
+        selftest["seconds"] = round(time.monotonic() - run_started, 1)
+        score, max_score = otter_score(selftest)
+        if not max_score or score != max_score:
+            failed = [f"{t['name']}: {t.get('output', '')}" for t in selftest.get("tests", [])
+                      if "max_score" in t and t.get("score") != t["max_score"]]
+            raise ReleaseError(f"{assignment}: the solution notebook does not run cleanly or does not score 100% "
+                               f"on its otter tests ({score:g}/{max_score:g}):\n"
+                               + ("\n".join(failed) or selftest.get("output", "")))
+
+        shutil.rmtree(target, ignore_errors=True)
+        student = target / "student"
+        shutil.copytree(otter_student, student)
+        for relative, text in template.items():
+            (student / relative).parent.mkdir(parents=True, exist_ok=True)
+            (student / relative).write_text(text, encoding="utf-8")
+        (student / "README.md").write_text(_student_readme(assignment, template), encoding="utf-8")
+        workflow = student / ".github" / "workflows" / "autograde.yml"
+        workflow.parent.mkdir(parents=True)
+        workflow.write_text(_render("autograde.yml", assignment=assignment), encoding="utf-8")
+        (student / ".gitignore").write_text(".OTTER_LOG\n__pycache__/\n*.zip\n.ipynb_checkpoints/\ngraded/\n")
+        check_leaks(assignment, student)
+
+        staff = target / "autograder"
+        staff.mkdir(parents=True)
+        shutil.copyfile(otter_zips[0], staff / f"{assignment}-otter.zip")
+        shutil.copyfile(otter_ag / f"{assignment}.ipynb", staff / f"{assignment}-solution.ipynb")
+        gradescope_zip(assignment, staff / f"{assignment}-gradescope.zip")
+        (staff / "selftest.json").write_text(json.dumps(selftest, indent=1))
+    entry = config.load().assignment(assignment)
+    _log(quiet, f"{assignment}: bundle written to {target} in {time.monotonic() - started:.0f} s (notebook checks "
+                f"{score:g}/{max_score:g}; grading {entry.max_score('cpu'):g} points cpu tier, "
+                f"{entry.max_score('gpu'):g} with gpu)")
+    return target
+
+
+def build(out: Path, assignments: list[str], quiet: bool = False, jobs: int = 1) -> Path:
+    """Build the bundle of every assignment into ``out`` (``jobs`` assignments at a time) and the course
+    index ``out/README.md``; the first failing gate raises :class:`ReleaseError`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for done in [pool.submit(build_assignment, a, out / a, quiet) for a in assignments]:
+            done.result()
+    grading = config.load()
+    rows = "\n".join(f"| `{a}` | {grading.assignment(a).title} | {grading.assignment(a).max_score('cpu'):g} | "
+                     f"{grading.assignment(a).max_score('gpu'):g} |" for a in assignments)
+    (out / "README.md").write_text(_COURSE_README.format(rows=rows), encoding="utf-8")
+    return out
+
+
+_COURSE_README = """\
+# Release bundle
+
+| assignment | title | points (cpu tier) | points (with gpu) |
+|---|---|---:|---:|
+{rows}
+
+Per assignment:
+
+- `student/` — hand it out as is (a zip, or a GitHub Classroom template repository: it carries
+  `.github/workflows/autograde.yml`; set the variables `AUTOGRADER_KIT_REPO`, optionally
+  `AUTOGRADER_GPU_LABEL`, and the secret `AUTOGRADER_KIT_TOKEN`).
+- `autograder/<a>-gradescope.zip` — Gradescope's "zip file upload" autograder (Ubuntu 22.04 base image):
+  `setup.sh` installs Python 3.11 and the kit, `run_autograder` runs `autograder grade` (the isolated,
+  authoritative grader, cpu tier) on the submission: the notebook's export zip or the student's files.
+- `autograder/<a>-otter.zip` — otter-grader's own autograder (the notebook's checks run inside the student's
+  kernel: use it for self-checks, not for grades); `otter run` needs no Docker.
+- `autograder/<a>-solution.ipynb` — the solution notebook; `selftest.json` — its otter run (100 %).
+"""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Entry points of the Gradescope script and of the GitHub workflow
+# --------------------------------------------------------------------------------------------------------
+
+def locate(root: Path, assignment: str) -> Path | None:
+    """The folder of ``root`` holding the assignment's modules, never through a symbolic link."""
+    modules = config.load().assignment(assignment).modules
+    for current, folders, files in os.walk(root, followlinks=False):
+        folders[:] = sorted(f for f in folders if not os.path.islink(os.path.join(current, f))
+                            and f not in {"__pycache__", ".git", "__MACOSX"})
+        if any(f"{m}.py" in files and not os.path.islink(os.path.join(current, f"{m}.py")) for m in modules):
+            return Path(current)
+    return None
+
+
+def _zero(message: str) -> dict:
+    return {"score": 0.0, "output": message, "visibility": "visible", "tests": []}
+
+
+def gradescope(assignment: str, root: Path) -> dict:
+    """Grade ``root/submission`` like ``autograder grade --tier cpu`` (the same :func:`grade.grade_one`: a
+    trusted pytest grader process driving an isolated worker) into ``root/results/results.json``.
+
+    The submission is the folder of ``root/submission`` holding the modules (the files of the notebook's
+    export zip, which Gradescope unpacks, or the student's files), found without following links; it is
+    copied (regular files only, no ``.OTTER_LOG``) before anything runs. ``AUTOGRADER_ONLY`` (check ids,
+    comma-separated) restricts the checks: the kit's own tests use it.
+    """
+    from autograder.grade import Options, grade_one
+    from autograder.submissions import Submission
+
+    results = root / "results" / "results.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    folder = locate(root / "submission", assignment)
+    if folder is None:
+        modules = ", ".join(f"{m}.py" for m in config.load().assignment(assignment).modules)
+        document = _zero(f"None of the expected files ({modules}) was found in your submission: upload the "
+                         "zip written by the notebook's last cell, or your modules and answers.yml.")
+    else:
+        only = tuple(c for c in os.environ.get("AUTOGRADER_ONLY", "").split(",") if c)
+        with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as out:
+            document = grade_one(Submission("submission", folder, assignment), Path(out),
+                                 Options(tier="cpu", only=only))
+    results.write_text(json.dumps(document, indent=1))
+    return document
+
+
+def summary(graded: Path) -> str:
+    """Markdown for a GitHub job summary: score per submission and one line per check."""
+    lines = []
+    for path in sorted(Path(graded).glob("*/results.json")):
+        document = json.loads(path.read_text())
+        max_score = document.get("extra_data", {}).get("max_score") or sum(t["max_score"] for t in document["tests"])
+        lines += [f"## Score: {document['score']:g} / {max_score:g}", "", document["output"].splitlines()[0], "",
+                  "| check | points | result |", "|---|---:|---|"]
+        for test in document["tests"]:
+            result = "✅" if test["status"] == "passed" else "❌ " + " ".join(test["output"].split())[:300]
+            lines.append(f"| `{test['name']}` | {test['score']:g}/{test['max_score']:g} | {result} |")
+        lines.append("")
+    return "\n".join(lines) if lines else "No results were produced (see the job log)."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.bundle", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="build the release bundle")
+    build_parser.add_argument("assignment", nargs="*")
+    build_parser.add_argument("--out", type=Path, default=Path("dist"))
+    build_parser.add_argument("--quiet", action="store_true")
+    build_parser.add_argument("--jobs", type=int, default=1, help="assignments built at a time")
+    grade_parser = commands.add_parser("gradescope", help="grade a Gradescope tree (run_autograder)")
+    grade_parser.add_argument("--assignment", required=True)
+    grade_parser.add_argument("--root", type=Path, default=Path(os.environ.get(GRADESCOPE_ROOT, "/autograder")))
+    summary_parser = commands.add_parser("summary", help="Markdown score summary of a grade --out folder")
+    summary_parser.add_argument("graded", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        try:
+            build(args.out, args.assignment or list(config.load().assignments), args.quiet, args.jobs)
+        except ReleaseError as error:
+            print(f"autograder release: {error}", file=sys.stderr)
+            return 1
+    elif args.command == "gradescope":
+        document = gradescope(args.assignment, args.root)
+        print(document["output"].splitlines()[0] if document.get("output") else "graded")
+    else:
+        print(summary(args.graded))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

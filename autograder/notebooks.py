@@ -1,0 +1,804 @@
+"""Student notebooks (otter-grader master notebooks) and the kit's checks run in-process inside them.
+
+A master notebook is built with nbformat from ``assignments/<a>/statement.md`` (the handout, in order, ★
+kept) and ``assignments/<a>/notebook.py`` (the setup cell, the experiment cells and where the public checks
+go). Every paragraph of the handout that asks for a *(written answer)* becomes an otter **manual** question
+with an answer cell; every group of checks becomes an otter autograded question whose test cases call
+:func:`run_check`, which runs the grader's own pytest test function in-process: same probes
+(``autograder.graders.<a>.probes``), same judges (``autograder.checks``), same grading.yml entry. Nothing is
+re-implemented; otter is the notebook / self-check layer and the authoritative grade comes from
+``autograder grade`` (isolated worker).
+
+Only cheap checks go into the notebook: cpu tier, no training ``budget``. Numeric answers live in
+``answers.yml`` beside the notebook and are checked by the ``answers`` question.
+
+The same file wraps otter itself: :func:`otter_assign` (the release gate: with ``--debug`` the solution
+notebook must execute without error *and* score 100 % on its tests) and :func:`otter_run` (``otter run``
+with the traps of otter 7.0.0 removed: no ``.OTTER_LOG`` is ever unpickled, the kernelspec is normalised
+to ``python3``, a wall-clock limit and a private ``TMPDIR``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from autograder import config
+
+ASSIGNMENTS = config.ROOT / "assignments"
+SOLUTIONS = config.ROOT / "solutions"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+TINY_VARIABLE = "AUTOGRADER_TINY"  # "1": experiments run with tiny budgets (the kit's tests, the release gate)
+STUDENT_SEED = 0
+RESPONSE = "_Type your answer here, replacing this text._"
+NOT_IN_NOTEBOOK = "budget"  # checks that train for a budget stay with `autograder grade`
+
+
+class NotebookError(RuntimeError):
+    """A notebook cannot be built, assigned or run; the message says which and why."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Cells a notebook.py declares
+# --------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Code:
+    """A code cell (an experiment, a plot, a table)."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class Markdown:
+    """A Markdown cell of the notebook's own (not from the handout)."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class Checks:
+    """An otter autograded question named ``name`` holding the grading.yml checks matching ``patterns``
+    (``fnmatch`` patterns on check ids, e.g. ``"test_manual.py::*"``)."""
+
+    name: str
+    patterns: tuple[str, ...]
+    title: str = ""
+
+    def __init__(self, name: str, patterns: str | list[str] | tuple[str, ...], title: str = ""):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "patterns", (patterns,) if isinstance(patterns, str) else tuple(patterns))
+        object.__setattr__(self, "title", title)
+
+
+Cell = Code | Markdown | Checks
+
+
+# --------------------------------------------------------------------------------------------------------
+# The handout: statement.md split into blocks
+# --------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Block:
+    """A heading, a horizontal rule or a paragraph (list, table, code block) of the statement."""
+
+    kind: str  # "heading" | "rule" | "text"
+    text: str
+    level: int = 0
+
+    @property
+    def first_line(self) -> str:
+        return self.text.strip().splitlines()[0] if self.text.strip() else ""
+
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
+RULE = re.compile(r"^\s*(-{3,}|\*{3,}|_{3,})\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+WRITTEN = re.compile(r"\(\s*\**\s*written answer", re.IGNORECASE)
+CONTINUATION = re.compile(r"^(\s*([-*+]|\d+[.)])\s|    |\s*```)")  # a list, an indented or fenced block
+
+
+def parse_statement(text: str) -> list[Block]:
+    """Blocks of a Markdown statement; fenced code blocks stay whole (blank lines included)."""
+    blocks: list[Block] = []
+    current: list[str] = []
+    fenced = False
+
+    def flush() -> None:
+        if any(line.strip() for line in current):
+            blocks.append(Block("text", "\n".join(current).strip("\n")))
+        current.clear()
+
+    for line in text.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+            current.append(line)
+            continue
+        if fenced:
+            current.append(line)
+            continue
+        heading = HEADING.match(line)
+        if heading:
+            flush()
+            blocks.append(Block("heading", line.strip(), len(heading.group(1))))
+        elif RULE.match(line):
+            flush()
+            blocks.append(Block("rule", "---"))
+        elif not line.strip():
+            flush()
+        else:
+            current.append(line)
+    if fenced:
+        raise NotebookError("the statement has an unclosed ``` code block")
+    flush()
+    return blocks
+
+
+LABELS = [(r"^(?:#+|\*\*)\s*Task\s+([\d.]+)", "task"), (r"^\*\*\s*Question\s+(\d+(?:[-.]\w+)?)", "q"),
+          (r"^\*\*\s*(\d+)", "q"), (r"^#+\s*Part\s+([\w.-]+)", "part"), (r"^#+\s*(\d+(?:\.\d+)*)", "s"),
+          (r"^\*\*\s*((?!question\b)[a-z][a-z ]{2,20}?)\s*\*\*", "")]
+
+
+def label_of(text: str) -> str:
+    """``q4``, ``q8_d``, ``task1_6``... from a question's label (bold ``Question N``/``N.``, ``Task N.M``)."""
+    for pattern, prefix in LABELS:
+        match = re.match(pattern, text.strip(), flags=re.IGNORECASE)
+        if match:
+            return prefix + re.sub(r"\W+", "_", match.group(1)).strip("_").lower()
+    return ""
+
+
+def question_name(block_text: str, taken: set[str], context: str = "") -> str:
+    """An otter question name from the label of a written question, else of the labelled heading or
+    paragraph it belongs to (``context``), else ``written``; made unique with a suffix."""
+    name = label_of(block_text) or label_of(context) or "written"
+    if name in taken or name == "written":
+        index = 1
+        while f"{name}_{index}" in taken:
+            index += 1
+        name = f"{name}_{index}"
+    taken.add(name)
+    return name
+
+
+@dataclass
+class _Section:
+    """What the builder emits, in order: Markdown text, written questions, inserted cells."""
+
+    kind: str  # "markdown" | "question" | "insert"
+    text: str = ""
+    cells: list[Cell] = field(default_factory=list)
+    context: str = ""  # the last labelled heading or paragraph before it (names unlabelled questions)
+
+
+def _anchor_index(blocks: list[Block], anchor: str, paragraph: bool = False) -> int:
+    """Index of the block after which an anchor's cells go: the last block of the section of the one heading
+    containing ``anchor`` (before a closing rule), else the one paragraph containing it. (With a
+    ``before:`` prefix, handled by the caller, the cells go before the paragraph instead.)"""
+    headings = [i for i, b in enumerate(blocks) if b.kind == "heading"]
+    hits = [i for i in headings if anchor in blocks[i].text]
+    if len(hits) == 1 and not paragraph:
+        end = next((j for j in headings if j > hits[0]), len(blocks)) - 1
+        while end > hits[0] and blocks[end].kind == "rule":
+            end -= 1
+        return end
+    if not hits or paragraph:
+        hits = [i for i, b in enumerate(blocks) if b.kind == "text" and anchor in b.text]
+    if len(hits) != 1:
+        raise NotebookError(f"notebook anchor {anchor!r} matches {len(hits)} headings or paragraphs of the "
+                            "statement, expected exactly one")
+    return hits[0]
+
+
+def _sections(blocks: list[Block], inserts: dict[str, list[Cell]], intro_end: int = 0) -> list[_Section]:
+    """Handout blocks → Markdown cells (one per heading section) and written questions, with ``inserts``
+    (anchor → cells) placed after the block their anchor designates (see :func:`_anchor_index`).
+
+    A written question is a paragraph asking for a *(written answer)* (with the lists and code blocks that
+    follow it), or a heading asking for one: its section stays Markdown (cells inserted in it included) and
+    an answer question closes it.
+    Blocks before ``intro_end`` (the introduction) hold no question.
+    """
+    items: list[tuple[str, str, int]] = []  # (kind, text, index of its last block)
+    pending: tuple[str, int] | None = None  # the answer question closing a heading that asks for one
+    index = 0
+    while index < len(blocks):
+        block = blocks[index]
+        asks = index >= intro_end and bool(WRITTEN.search(block.text))
+        if block.kind == "heading" and asks:
+            end = next((j for j in range(index + 1, len(blocks)) if blocks[j].kind == "heading"), len(blocks)) - 1
+            while end > index and blocks[end].kind == "rule":
+                end -= 1
+            pending = (f"**{block.text.lstrip('#').strip()}** — your answer:", end)
+            items.append(("heading", block.text, index))
+            index += 1
+        elif block.kind == "text" and asks:
+            last = index + 1
+            while last < len(blocks) and blocks[last].kind == "text" and CONTINUATION.match(blocks[last].text):
+                last += 1
+            items.append(("question", "\n\n".join(b.text for b in blocks[index:last]), last - 1))
+            index = last
+        else:
+            items.append((block.kind, block.text, index))
+            index += 1
+        if pending is not None and index > pending[1]:
+            items.append(("question", *pending))
+            pending = None
+    placed: dict[int, list[list[Cell]]] = {}
+    before: dict[int, list[list[Cell]]] = {}
+    for anchor, cells in inserts.items():
+        ahead = anchor.startswith("before:")
+        target = _anchor_index(blocks, anchor.removeprefix("before:"), paragraph=ahead)
+        owner = next(position for position, item in enumerate(items) if item[2] >= target)
+        (before if ahead else placed).setdefault(owner, []).append(list(cells))
+
+    sections: list[_Section] = []
+    markdown: list[str] = []
+
+    def flush() -> None:
+        if markdown:
+            sections.append(_Section("markdown", "\n\n".join(markdown)))
+            markdown.clear()
+
+    context = ""
+    for position, (kind, text, _) in enumerate(items):
+        for cells in before.get(position, []):
+            flush()
+            sections.append(_Section("insert", cells=cells))
+        if kind == "heading" or (kind == "text" and label_of(text)):
+            context = text
+        if kind == "question":
+            flush()
+            sections.append(_Section("question", text, context=context))
+        else:
+            if kind == "heading" and any(part != "---" for part in markdown):
+                flush()
+            markdown.append(text)
+        for cells in placed.get(position, []):
+            flush()
+            sections.append(_Section("insert", cells=cells))
+    flush()
+    return sections
+
+
+# --------------------------------------------------------------------------------------------------------
+# The master notebook
+# --------------------------------------------------------------------------------------------------------
+
+def notebook_checks(assignment: str, grading: config.Grading | None = None) -> list[config.Check]:
+    """The checks a notebook runs: cpu tier and no training budget (the others stay with `autograder grade`)."""
+    grading = grading or config.load()
+    return [c for c in grading.assignment(assignment).selected("cpu") if not c.budget]
+
+
+def _raw(source: str):
+    return nbformat.v4.new_raw_cell(source)
+
+
+def _test_cell(assignment: str, check: config.Check) -> str:
+    function = "test_" + re.sub(r"\W+", "_", check.name.removeprefix("test_")).strip("_")
+    return (f'""" # BEGIN TEST CONFIG\npoints: {check.points:g}\nhidden: {str(check.visibility == "hidden").lower()}\n'
+            f'""" # END TEST CONFIG\n'
+            f"def {function}(env):\n"
+            f"    from autograder.notebooks import run_check\n"
+            f"    run_check({assignment!r}, {check.id!r}, env)\n")
+
+
+def _question_cells(assignment: str, group: Checks, checks: list[config.Check]) -> list:
+    public = [c for c in checks if c.visibility == "public"]
+    title = group.title or f"Checks `{group.name}`"
+    if public:
+        lines = [(f"**{title}.** The next cell runs {len(public)} public check{'s' * (len(public) > 1)} on "
+                  "your modules (hidden checks run at grading only):")]
+        lines += [f"- `{c.id}` ({c.points:g} pt)" for c in public]
+    else:
+        lines = [f"**{title}.** Hidden checks: they run at grading only."]
+    cells = [_raw(f"# BEGIN QUESTION\nname: {group.name}"), nbformat.v4.new_markdown_cell("\n".join(lines)),
+             _raw("# BEGIN TESTS")]
+    cells += [nbformat.v4.new_code_cell(_test_cell(assignment, c)) for c in checks]
+    cells += [_raw("# END TESTS"), _raw("# END QUESTION")]
+    return cells
+
+
+def _manual_cells(name: str, text: str) -> list:
+    return [_raw(f"# BEGIN QUESTION\nname: {name}\nmanual: true"), nbformat.v4.new_markdown_cell(text),
+            _raw("# BEGIN PROMPT"), nbformat.v4.new_markdown_cell(RESPONSE), _raw("# END PROMPT"),
+            _raw("# END QUESTION")]
+
+
+def assignment_config(assignment: str, student_files: list[str], autograder_files: list[str],
+                      requirements: list[str] | None = None) -> dict:
+    """otter assign's configuration (facts checked against otter-grader 7.0.0's own Assignment keys)."""
+    grading = config.load()
+    settings = {
+        "name": assignment,
+        "init_cell": True,
+        "check_all_cell": False,
+        "export_cell": {"pdf": False, "run_tests": False, "ignore_log": True,
+                        "instructions": "The zip holds this notebook, your modules and `answers.yml`: upload it "
+                                        "as your submission (see README.md)."},
+        "seed": {"variable": "SEED", "autograder_value": grading.seed, "student_value": STUDENT_SEED},
+        "tests": {"files": True, "ok_format": False},
+        "python_version": "3.11",  # top-level key: otter ignores `generate: {python_version: ...}` silently
+        "generate": {"show_stdout": False, "show_hidden": False, "pdf": False, "zips": False},
+        "student_files": student_files,  # graded files written by students: never `files:` (copied verbatim)
+        "autograder_files": autograder_files,
+    }
+    if requirements:
+        settings["requirements"] = requirements
+    return settings
+
+
+def handout(assignment: str, setup: Code, inserts: dict[str, list[Cell]], closing: list[Cell] | None = None,
+            grading: config.Grading | None = None) -> nbformat.NotebookNode:
+    """The master notebook of ``assignment``: the handout (``statement.md``) in order, written questions as
+    otter manual questions, ``inserts`` (anchor → cells) placed at their anchors, then the numeric answers,
+    and any check not placed by a :class:`Checks` group in a final ``other_checks`` question.
+
+    The first raw cell is a placeholder ``# ASSIGNMENT CONFIG`` that :func:`write_master` fills in.
+    """
+    grading = grading or config.load()
+    statement = ASSIGNMENTS / assignment / "statement.md"
+    blocks = parse_statement(statement.read_text(encoding="utf-8"))
+    checks = notebook_checks(assignment, grading)
+    placed: set[str] = set()
+    taken: set[str] = set()
+
+    def group_checks(group: Checks) -> list[config.Check]:
+        chosen = [c for c in checks if c.id not in placed and any(fnmatch.fnmatchcase(c.id, p) for p in group.patterns)]
+        placed.update(c.id for c in chosen)
+        return chosen
+
+    def emit(cell: Cell) -> list:
+        if isinstance(cell, Code):
+            return [nbformat.v4.new_code_cell(cell.source.strip("\n"))]
+        if isinstance(cell, Markdown):
+            return [nbformat.v4.new_markdown_cell(cell.source.strip("\n"))]
+        if cell.name in taken:
+            raise NotebookError(f"{assignment}: two questions are named {cell.name!r}")
+        taken.add(cell.name)
+        chosen = group_checks(cell)
+        return _question_cells(assignment, cell, chosen) if chosen else []
+
+    headings = [i for i, b in enumerate(blocks) if b.kind == "heading"]
+    intro_end = headings[1] if len(headings) > 1 else len(blocks)
+    intro = [b.text for b in blocks[:intro_end] if b.kind != "rule"] or [f"# {assignment}"]
+    cells = [_raw("# ASSIGNMENT CONFIG\n{}"),
+             nbformat.v4.new_markdown_cell("\n\n".join(intro + [_HOW_TO.format(a=assignment)])),
+             nbformat.v4.new_code_cell(setup.source.strip("\n"))]
+    for section in _sections(blocks[intro_end:], inserts):
+        if section.kind == "markdown":
+            cells.append(nbformat.v4.new_markdown_cell(section.text))
+        elif section.kind == "question":
+            cells += _manual_cells(question_name(section.text, taken, section.context), section.text)
+        else:
+            for cell in section.cells:
+                cells += emit(cell)
+    cells.append(nbformat.v4.new_markdown_cell(_ANSWERS))
+    cells.append(nbformat.v4.new_code_cell("from autograder.notebooks import show_answers\n\nshow_answers()"))
+    if "answers" not in taken:
+        cells += emit(Checks("answers", ["test_answers.py::*"], title="Numeric answers (answers.yml)"))
+    for cell in closing or []:
+        cells += emit(cell)
+    rest = [c for c in checks if c.id not in placed]
+    if rest:
+        cells += _question_cells(assignment, Checks("other_checks", ["*"], title="Other checks"), rest)
+        placed.update(c.id for c in rest)
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    notebook.metadata["language_info"] = {"name": "python"}
+    return notebook
+
+
+_HOW_TO = """\
+**How this notebook works.** Your code goes in the Python modules next to this notebook (the notebook
+imports them; edits are picked up automatically thanks to `%autoreload`). Run the cells top to bottom:
+they run the experiments of the handout with small budgets (raise them for your report).
+
+- **Written answers**: in the answer cells (*Type your answer here*) after each question.
+- **Numeric answers**: in `answers.yml` beside this notebook (replace each `answer: null`); the
+  `answers` check near the end of the notebook reads them.
+- **Checks**: each `grader.check("...")` cell runs the public checks of one part on your modules (the same
+  checks as `autograder check {a}` in a terminal). Hidden checks and the training checks run only at grading,
+  in an isolated process, on other random inputs: the public checks passing is necessary, not sufficient.
+- **Submitting**: run the last cell; it writes a zip with this notebook, your modules and `answers.yml`
+  (see README.md)."""
+
+_ANSWERS = """\
+## Numeric answers (`answers.yml`)
+
+The numeric questions of the handout are answered in `answers.yml` beside this notebook (a number, or a
+list of numbers for a shape). The cell below lists what you have filled in; the check after it compares
+your answers with the key (with a hint for the usual mistakes)."""
+
+
+def _load_source(assignment: str):
+    path = ASSIGNMENTS / assignment / "notebook.py"
+    if not path.is_file():
+        raise NotebookError(f"{path}: no notebook source for {assignment}")
+    spec = importlib.util.spec_from_file_location(f"autograder_notebook_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "build", None)):
+        raise NotebookError(f"{path} defines no build() function returning the master notebook")
+    return module
+
+
+def master(assignment: str) -> nbformat.NotebookNode:
+    """The master notebook of ``assignment`` as ``assignments/<a>/notebook.py``'s ``build()`` returns it."""
+    notebook = _load_source(assignment).build()
+    nbformat.validate(notebook)
+    return notebook
+
+
+def write_master(assignment: str, folder: Path, kit: Path | None = None) -> Path:
+    """Write ``<folder>/<assignment>.ipynb`` with the solution modules and the answer key beside it (the
+    otter ``student_files``), and the kit's copy ``kit`` as an autograder file when given."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = SOLUTIONS / assignment
+    student_files = []
+    for path in sorted(source.iterdir()):
+        if path.is_file() and (path.suffix == ".py" or path.name == "answers.yml"):
+            shutil.copyfile(path, folder / path.name)
+            student_files.append(path.name)
+    autograder_files, requirements = [], None
+    if kit is not None:
+        shutil.copytree(kit, folder / "kit", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        autograder_files = ["kit"]
+        requirements = ["-e /autograder/source/files/kit"]
+    notebook = master(assignment)
+    settings = assignment_config(assignment, student_files, autograder_files, requirements)
+    notebook.cells[0] = _raw("# ASSIGNMENT CONFIG\n" + yaml.safe_dump(settings, sort_keys=False))
+    path = folder / f"{assignment}.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------
+# Checks run in-process (the notebook's otter tests)
+# --------------------------------------------------------------------------------------------------------
+
+_STASH: dict[str, dict[str, dict]] = {}  # "<assignment>:reference" -> module name -> module
+_GRADING: dict[tuple, config.Grading] = {}
+
+
+def _grading() -> config.Grading:
+    """grading.yml, parsed once per version of the file (parsing it takes a while: checks run often)."""
+    path = config.ROOT / "grading.yml"
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _GRADING:
+        _GRADING.clear()
+        _GRADING[key] = config.load(path)
+    return _GRADING[key]
+
+
+def _managed_names(assignment: str, folder: Path) -> set[str]:
+    """Top-level module names the reference and the student's folder both define (they must not mix)."""
+    places = (SOLUTIONS / assignment, folder)
+    names = set(_grading().assignment(assignment).modules)
+    for place in places:
+        names |= {p.stem for p in place.glob("*.py") if p.stem.isidentifier()}
+
+    def foreign(name: str) -> bool:  # the kit, the standard library, installed packages: never swapped
+        origin = getattr(sys.modules.get(name), "__file__", None) or ""
+        return (name in sys.stdlib_module_names or name in {"autograder", "otter", "torch", "numpy"}
+                or "site-packages" in Path(origin).parts or origin.startswith(sys.base_prefix + os.sep))
+
+    return {name for name in names if not foreign(name)}
+
+
+@contextlib.contextmanager
+def _modules(names: set[str], stash: dict, path: str) -> Iterator[None]:
+    """Within: ``sys.modules`` holds ``stash``'s modules for ``names`` (no other) and ``path`` leads
+    ``sys.path``; on exit what was imported under ``names`` goes back to ``stash`` and the caller's modules
+    and ``sys.path`` are restored."""
+    outside = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] in names}
+    sys.modules.update(stash)
+    saved_path = list(sys.path)
+    sys.path.insert(0, path)
+    importlib.invalidate_caches()
+    writing = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = writing
+        stash.clear()
+        stash.update({name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] in names})
+        sys.path[:] = saved_path
+        sys.modules.update(outside)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed random, numpy and torch like the worker does, and give the notebook its random state back."""
+    import numpy
+    import torch
+
+    states = random.getstate(), numpy.random.get_state(), torch.random.get_rng_state()
+    random.seed(seed)
+    numpy.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        numpy.random.set_state(states[1])
+        torch.random.set_rng_state(states[2])
+
+
+def _plain(value):
+    """The value as the grader would receive it from the worker (the wire's plain-data round trip)."""
+    from autograder.sandbox import wire
+
+    blobs: list[bytes] = []
+    encoded = json.loads(json.dumps(wire._encode(value, blobs)))
+    return wire._decode(encoded, blobs)
+
+
+def _parameters(function, name: str) -> dict:
+    """Keyword arguments of a parametrised test for its id (``test_circles[manual]`` → ``variant="manual"``)."""
+    wanted = name.partition("[")[2].removesuffix("]")
+    if not wanted:
+        return {}
+    for mark in getattr(function, "pytestmark", []):
+        if mark.name != "parametrize":
+            continue
+        argnames, argvalues = mark.args[0], mark.args[1]
+        argnames = [a.strip() for a in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
+        ids = mark.kwargs.get("ids")
+        for index, values in enumerate(argvalues):
+            values = getattr(values, "values", values)  # pytest.param
+            values = tuple(values) if len(argnames) > 1 else (values,)
+            ident = ids[index] if isinstance(ids, (list, tuple)) else "-".join(str(v) for v in values)
+            if ident == wanted:
+                return dict(zip(argnames, values))
+    raise NotebookError(f"{function.__name__}: no parameter set with id {wanted!r}")
+
+
+def check_seed(base: int, folder: Path, check: config.Check) -> int:
+    """The per-check seed of the pytest plugin: base seed, submission name and check id hashed together."""
+    text = f"{base}|{folder.name}|{check.id}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def run_check(assignment: str, check_id: str, env: dict | None = None, folder: str | Path | None = None) -> None:
+    """Run the grader's test ``check_id`` in this process against the modules of ``folder`` (default: the
+    current directory, where the notebook is) and raise ``CheckFailed`` with the grader's feedback.
+
+    The test function, its probes and its judges are the kit's own; only the ``probe`` fixture differs: it
+    calls the probe here (student modules imported fresh from ``folder``, the notebook's own modules and
+    random state left as they were) instead of in the isolated worker. ``env`` is the notebook's globals:
+    its ``SEED`` is the base seed.
+    """
+    from autograder.checks import CheckFailed
+    from autograder.sandbox.client import ProbeFailed
+    from autograder.sandbox.probing import StudentError, to_plain
+    from autograder.sandbox.worker import _resolve, _student_traceback
+
+    folder = Path(folder or os.getcwd()).resolve()
+    grading = _grading()
+    check = grading.assignment(assignment).check(check_id)
+    base = (env or {}).get("SEED")
+    base = base if isinstance(base, int) and not isinstance(base, bool) else grading.seed
+    seed = check_seed(base, folder, check)
+    names = _managed_names(assignment, folder)
+    reference = _STASH.setdefault(f"{assignment}:reference", {})
+    student: dict = {}
+    file_name, _, test_name = check_id.partition("::")
+
+    def probe(name: str, timeout: float | None = None, **args):
+        target = name if ":" in name else f"autograder.graders.{assignment}.probes:{name}"
+        with _modules(names, student, str(folder)), _seeded(seed):
+            try:
+                value = to_plain(_resolve(target)(**args))
+            except StudentError as error:
+                raise ProbeFailed(str(error)) from None
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
+                raise ProbeFailed(_student_traceback(error, str(folder))) from None
+        return _plain(value)
+
+    def data_root():
+        from autograder import data
+
+        return data.root()
+
+    def gpu_data_root():
+        raise CheckFailed("gpu-tier checks do not run in the notebook")
+
+    import numpy as np
+
+    fixtures = {"probe": lambda: probe, "check": lambda: check, "seed": lambda: seed,
+                "rng": lambda: np.random.default_rng(seed), "record": dict, "submission": lambda: folder,
+                "data_root": data_root, "gpu_data_root": lambda: gpu_data_root}
+    with _modules(names, reference, str(SOLUTIONS / assignment)):
+        module = importlib.import_module(f"autograder.graders.{assignment}.{file_name.removesuffix('.py')}")
+        function = getattr(module, test_name.partition("[")[0])
+        import inspect
+
+        arguments = _parameters(function, test_name)
+        for parameter in inspect.signature(function).parameters:
+            if parameter in arguments:
+                continue
+            if parameter not in fixtures:
+                raise CheckFailed(f"grader error (not your fault): fixture {parameter!r} is not available "
+                                  "in the notebook; run `autograder check` instead")
+            arguments[parameter] = fixtures[parameter]()
+        try:
+            function(**arguments)
+        except CheckFailed:
+            raise
+        except ProbeFailed as error:
+            raise CheckFailed(str(error)) from None
+        except AssertionError as error:
+            raise CheckFailed(str(error).split("\nassert ")[0]) from None
+        except Exception as error:  # noqa: BLE001 - a grader bug or a pytest.skip: reported, never raised as is
+            if type(error).__name__ == "Skipped":
+                raise CheckFailed(f"skipped: {error}") from None
+            raise CheckFailed(f"grader error (not your fault; tell the course staff): "
+                              f"{type(error).__name__}: {error}") from None
+
+
+def show_answers(folder: str | Path | None = None) -> None:
+    """Print the numeric answers of ``answers.yml`` (filled or not) without judging them."""
+    path = Path(folder or os.getcwd()) / "answers.yml"
+    if not path.is_file():
+        print(f"{path} not found: copy the answers.yml of the assignment next to this notebook")
+        return
+    try:
+        answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        print(f"answers.yml is not valid YAML: {str(error).splitlines()[0]}")
+        return
+    missing = 0
+    for key, entry in answers.items():
+        entry = entry if isinstance(entry, dict) else {"answer": entry}
+        answer = entry.get("answer")
+        missing += answer is None
+        label = f"{key} (question {entry.get('question', '?')})"
+        print(f"{'  -' if answer is None else '  ✓'} {label}: {'(no answer yet)' if answer is None else answer}")
+    print(f"{len(answers) - missing} of {len(answers)} answers filled in")
+
+
+# --------------------------------------------------------------------------------------------------------
+# otter assign and otter run, with the traps removed
+# --------------------------------------------------------------------------------------------------------
+
+def _environment(tiny: bool, tmpdir: Path) -> dict[str, str]:
+    from autograder import data
+
+    env = dict(os.environ)
+    env.update(TMPDIR=str(tmpdir), AUTOGRADER_DATA=str(data.root()), PYTHONDONTWRITEBYTECODE="1",
+               MPLBACKEND="module://matplotlib_inline.backend_inline", OMP_NUM_THREADS="1",
+               CI=env.get("CI", "true"))
+    env[TINY_VARIABLE] = "1" if tiny else "0"
+    env.pop("JUPYTER_PLATFORM_DIRS", None)
+    return env
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run ``command`` in its own process group; kill the whole group at ``timeout``."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return -signal.SIGKILL, output.decode("utf-8", "replace") + f"\n[stopped after {timeout:g} s]"
+    return process.returncode, output.decode("utf-8", "replace")
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _tail(output: str, lines: int) -> str:
+    return "\n".join(ANSI.sub("", output).strip().splitlines()[-lines:])
+
+
+def otter_assign(master_path: Path, out: Path, run_tests: bool = False, timeout: float = 900) -> tuple[Path, Path]:
+    """``otter assign`` on ``master_path`` into ``out``; returns (autograder folder, student folder).
+
+    With ``run_tests`` otter's own self-test runs too (``--debug``: a cell error fails it). The release runs
+    the same self-test through :func:`otter_run` on the reference export instead (one execution of the
+    notebook that also exercises the autograder zip as built and the export layout).
+    """
+    out = out.resolve()
+    flags = ["--debug"] if run_tests else ["--no-run-tests"]
+    with tempfile.TemporaryDirectory(prefix="autograder-otter-") as scratch:
+        command = [sys.executable, "-m", "otter", "assign", "--no-pdfs", *flags, master_path.name, str(out)]
+        code, output = _run(command, master_path.parent, _environment(True, Path(scratch)), timeout)
+    if code != 0 or not (out / "autograder").is_dir():
+        raise NotebookError(f"otter assign failed on {master_path.name}:\n{_tail(output, 25)}")
+    return out / "autograder", out / "student"
+
+
+def normalise_notebook(path: Path) -> None:
+    """Kernelspec ``python3`` (otter run keeps a student's ``ir``/venv kernelspec and then fails)."""
+    notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    notebook.metadata.setdefault("language_info", {})["name"] = "python"
+    nbformat.write(notebook, path)
+
+
+def clean_submission(submission: Path, target: Path) -> Path:
+    """A safe zip of ``submission`` (a zip or a folder) for otter run: regular files only, no
+    ``.OTTER_LOG`` (otter unpickles it), notebooks with a python3 kernelspec."""
+    from autograder.submissions import copy_tree, extract_zip
+
+    with tempfile.TemporaryDirectory(prefix="autograder-clean-") as scratch:
+        folder = Path(scratch) / "submission"
+        if submission.is_dir():
+            copy_tree(submission, folder)
+        else:
+            extract_zip(submission, folder)
+        for log in folder.rglob(".OTTER_LOG"):
+            log.unlink()
+        for notebook in folder.rglob("*.ipynb"):
+            normalise_notebook(notebook)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    bundle.write(path, path.relative_to(folder).as_posix())
+    return target
+
+
+def otter_run(autograder_zip: Path, submission: Path, timeout: float = 600, tiny: bool = False,
+              debug: bool = False) -> dict:
+    """``otter run`` on a cleaned copy of ``submission`` with a wall-clock limit; Gradescope's results dict.
+
+    A run that times out or crashes gives a zero-score document saying why (never a silent pass); with
+    ``debug`` an error in any cell of the notebook is such a crash.
+    """
+    with tempfile.TemporaryDirectory(prefix="autograder-otter-run-") as scratch:
+        scratch = Path(scratch)
+        clean = clean_submission(submission, scratch / "submission.zip")
+        (scratch / "out").mkdir()
+        (scratch / "tmp").mkdir()
+        command = [sys.executable, "-m", "otter", "run", "-a", str(autograder_zip.resolve()), "-o",
+                   str(scratch / "out"), "--no-logo", *["--debug"] * debug, str(clean)]
+        code, output = _run(command, scratch, _environment(tiny, scratch / "tmp"), timeout)
+        results = scratch / "out" / "results.json"
+        if code == 0 and results.is_file():
+            return json.loads(results.read_text())
+    return {"score": 0.0, "tests": [], "output": f"otter run failed (exit code {code}):\n{_tail(output, 40)}"}
+
+
+def export_zip(folder: Path, notebook: str, files: list[str], target: Path) -> Path:
+    """A submission zip laid out like otter's ``grader.export(...)``: the notebook and ``files`` at the top."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.write(folder / notebook, notebook)
+        for name in files:
+            if (folder / name).is_file():
+                bundle.write(folder / name, name)
+        bundle.writestr("__zip_filename__", target.name)
+    return target
+
+
+def code_cells(path: Path) -> str:
+    """The code of a notebook's code cells, one after the other (for the leak check)."""
+    notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+

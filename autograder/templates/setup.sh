@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Gradescope setup for {{assignment}}: Python 3.11, the grading kit (shipped in this zip under kit/,
+# installed in editable mode so that it finds grading.yml and the reference solutions), CPU-only torch,
+# and Fashion-MNIST from Debian/Ubuntu's dataset-fashion-mnist package (the cpu tier's real images).
+set -euo pipefail
+ROOT="${AUTOGRADER_GRADESCOPE_DIR:-/autograder}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq python3.11 python3.11-venv >/dev/null \
+    || { apt-get install -y -qq software-properties-common >/dev/null \
+         && add-apt-repository -y ppa:deadsnakes/ppa && apt-get update -qq \
+         && apt-get install -y -qq python3.11 python3.11-venv >/dev/null; }
+apt-get install -y -qq dataset-fashion-mnist >/dev/null \
+    || echo "setup.sh: dataset-fashion-mnist is not available: the Fashion-MNIST checks will report missing data"
+python3.11 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/pip" install --quiet --upgrade pip
+"$ROOT/venv/bin/pip" install --quiet --extra-index-url https://download.pytorch.org/whl/cpu -e "$ROOT/source/kit"
+AUTOGRADER_ROOT="$ROOT/source/kit" "$ROOT/venv/bin/autograder" data prepare --data "$ROOT/data" \
+    || echo "setup.sh: Fashion-MNIST could not be prepared"
