@@ -95,7 +95,10 @@ def submission(request) -> Path:
 @pytest.fixture(scope="session")
 def worker(request, submission):
     grader = _grader(request.config)
-    with Worker(submission, Limits(threads=grader.options.threads)) as running:
+    from autograder import data
+
+    limits = Limits(threads=grader.options.threads, memory_mb=None if grader.options.tier == "gpu" else 6144)
+    with Worker(submission, limits, hide=(data.root(grader.options.data),)) as running:
         grader.worker = running
         yield running
 
@@ -118,7 +121,9 @@ def seed(request, check) -> int:
 
 @pytest.fixture
 def rng(seed) -> np.random.Generator:
-    return np.random.default_rng(seed)
+    """The grader's private generator: draw inputs and held-out data from it. ``seed`` itself is public
+    (the worker is seeded with it before each probe), so nothing secret may be derived from ``seed``."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(f"{seed}|private".encode()).digest()[:8], "big"))
 
 
 @pytest.fixture
@@ -162,9 +167,9 @@ def probe(request, worker, check, seed):
     """``probe(name, **args)`` runs ``autograder.graders.<assignment>.probes:<name>`` in the worker."""
     module = f"autograder.graders.{assignment_of(request.node)}.probes"
 
-    def run(name: str, timeout: float | None = None, **args):
+    def run(name: str, /, **args):
         target = name if ":" in name else f"{module}:{name}"
-        return worker.call(target, timeout=timeout or check.timeout, seed=seed, **args)
+        return worker.call(target, check.timeout, seed, **args)
 
     return run
 

@@ -1,12 +1,16 @@
-"""Find, unpack and copy submissions: folders, zips and notebook exports, handled as untrusted data.
+"""Find, unpack and copy submissions: folders and zips, handled as untrusted data.
 
-Nothing here imports or unpickles submission content. Zip entries with absolute paths, ``..`` or links are
-refused; copies keep regular files only (no links, no ``__pycache__``/``.pyc``, no ``.OTTER_LOG``).
+Nothing here imports or unpickles submission content. A zip with an entry that has an absolute path or
+``..`` is refused as a whole; links (in zips and folders) are left out, and so is a submission that is
+itself a link; copies keep regular files only (no ``__pycache__``/``.pyc``, no ``.OTTER_LOG``). A file
+over :data:`MAX_FILE_BYTES` is left out when it is data (a checkpoint, a data set: the grader never uses
+them) and refuses the submission when it is source the grader reads (:data:`SOURCE_SUFFIXES`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import stat
 import tempfile
@@ -21,6 +25,7 @@ MAX_FILE_BYTES = 64 * 2**20
 MAX_TOTAL_BYTES = 256 * 2**20
 MAX_FILES = 2000
 SKIPPED_NAMES = {"__pycache__", ".OTTER_LOG", ".git", ".ipynb_checkpoints"}
+SOURCE_SUFFIXES = {".py", ".yml", ".yaml", ".ipynb"}
 
 
 class SubmissionError(ValueError):
@@ -41,15 +46,34 @@ class Submission:
         with tempfile.TemporaryDirectory(prefix="autograder-submission-") as scratch:
             target = Path(scratch) / "submission"
             try:
-                if self.path.is_dir():
-                    copy_tree(self.path, target)
-                elif zipfile.is_zipfile(self.path):
-                    extract_zip(self.path, target)
-                else:
-                    raise SubmissionError(f"{self.path.name} is neither a folder nor a zip file")
-                yield module_folder(target, self.assignment), []
+                folder, problems = self._unpack(target), []
             except SubmissionError as error:
-                yield target, [str(error)]
+                folder, problems = target, [str(error)]
+            yield folder, problems
+
+    def _unpack(self, target: Path) -> Path:
+        if self.path.is_symlink():
+            raise SubmissionError(f"{self.path.name} is a symbolic link; submit the files themselves")
+        if self.path.is_dir():
+            copy_tree(self.path, target)
+        elif zipfile.is_zipfile(self.path):
+            extract_zip(self.path, target)
+        elif self.path.suffix == ".ipynb":
+            raise SubmissionError(_notebook_problem(self.path, self.assignment))
+        else:
+            raise SubmissionError(f"{self.path.name} is neither a folder nor a zip file")
+        return module_folder(target, self.assignment)
+
+
+def _notebook_problem(path: Path, assignment: str) -> str:
+    modules = ", ".join(f"{m}.py" for m in config.load().assignment(assignment).modules)
+    message = (f"{path.name}: the grader reads the modules ({modules}), not the notebook; submit the folder "
+               "holding them, or a zip of it")
+    try:
+        json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        message += f" (and {path.name} is not a valid notebook: {str(error).splitlines()[0]})"
+    return message
 
 
 def _wanted(name: str) -> bool:
@@ -67,17 +91,24 @@ def copy_tree(source: Path, target: Path) -> None:
         mode = path.lstat().st_mode
         if stat.S_ISDIR(mode):
             (target / relative).mkdir(parents=True, exist_ok=True)
-        elif stat.S_ISREG(mode):
+        elif stat.S_ISREG(mode) and _admitted(relative, path.lstat().st_size):
             count += 1
             total += path.lstat().st_size
-            _check_size(relative, path.lstat().st_size, total, count)
+            _check_totals(total, count)
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target / relative)
 
 
-def _check_size(name, size: int, total: int, count: int) -> None:
-    if size > MAX_FILE_BYTES:
+def _admitted(name, size: int) -> bool:
+    """Whether a file of ``size`` bytes is copied; a source file over the limit is an error."""
+    if size <= MAX_FILE_BYTES:
+        return True
+    if PurePosixPath(str(name)).suffix.lower() in SOURCE_SUFFIXES:
         raise SubmissionError(f"{name} is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    return False  # a large data file: left out, the grader never reads it
+
+
+def _check_totals(total: int, count: int) -> None:
     if total > MAX_TOTAL_BYTES:
         raise SubmissionError(f"the submission is larger than {MAX_TOTAL_BYTES // 2**20} MiB")
     if count > MAX_FILES:
@@ -101,9 +132,11 @@ def extract_zip(archive: Path, target: Path) -> None:
                     continue
                 if entry.is_dir() or not all(_wanted(part) for part in name.parts):
                     continue
+                if not _admitted(entry.filename, entry.file_size):
+                    continue
                 count += 1
                 total += entry.file_size
-                _check_size(entry.filename, entry.file_size, total, count)
+                _check_totals(total, count)
                 destination = target.joinpath(*name.parts)
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with bundle.open(entry) as src, open(destination, "wb") as dst:
@@ -127,14 +160,17 @@ class _Capped:
 
 
 def module_folder(root: Path, assignment: str) -> Path:
-    """The folder of ``root`` that holds the assignment's modules (the root, or one nested folder)."""
+    """The folder of ``root`` that holds the most of the assignment's modules (the shallowest on a tie)."""
     modules = config.load().assignment(assignment).modules
-    candidates = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
-    for folder in candidates:
-        if any((folder / f"{m}.py").is_file() for m in modules):
-            return folder
+    folders = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
+    held = {folder: sum((folder / f"{m}.py").is_file() for m in modules) for folder in folders}
+    best = max(folders, key=lambda folder: (held[folder], -len(folder.parts)))
+    if held[best]:
+        return best
     expected = ", ".join(f"{m}.py" for m in modules)
-    raise SubmissionError(f"none of the expected modules ({expected}) was found in the submission")
+    found = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    listing = f" (it holds: {', '.join(found[:8])}{', ...' if len(found) > 8 else ''})" if found else " (it is empty)"
+    raise SubmissionError(f"none of the expected modules ({expected}) was found in the submission{listing}")
 
 
 def discover(paths: list[Path], assignment: str) -> list[Submission]:
@@ -149,7 +185,7 @@ def discover(paths: list[Path], assignment: str) -> list[Submission]:
         holds_modules = path.is_dir() and any((path / f"{m}.py").exists() for m in modules)
         if path.is_dir() and not holds_modules:
             found += [Submission(_name(child), child, assignment) for child in sorted(path.iterdir())
-                      if not child.name.startswith(".") and (child.is_dir() or child.suffix == ".zip")]
+                      if not child.name.startswith(".") and (child.is_dir() or child.suffix in (".zip", ".ipynb"))]
         else:
             found.append(Submission(_name(path), path, assignment))
     names = [s.name for s in found]

@@ -32,7 +32,7 @@ def test_leak_into_a_released_file_stops_the_release(tmp_path, monkeypatch):
                                    "    # END SOLUTION\n\n\ndef g(x):\n    return torch.tanh(x) * secret_scale\n")
     monkeypatch.setattr(release, "SOLUTIONS", tmp_path / "solutions")
     monkeypatch.setattr(release, "ASSIGNMENTS", tmp_path / "assignments")
-    with pytest.raises(release.ReleaseError, match=r"leaks into released files:\nm.py:8: return torch.tanh"):
+    with pytest.raises(release.ReleaseError, match=r"leaks into released files:\nm.py:6: return torch.tanh"):
         release.template_files("toy")
 
 

@@ -3,11 +3,17 @@
 import os
 import textwrap
 import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from autograder.sandbox.client import Limits, ProbeFailed, Worker
+from autograder.config import ROOT
+from autograder.sandbox.client import UID_BASE, Limits, ProbeFailed, Worker, isolation
+
+FULL_ISOLATION = bool(isolation().unshare) and isolation().own_uid
+NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is permitted)"
 
 CALL = "autograder.sandbox.probing:call"
 STUDENT = '''
@@ -52,6 +58,25 @@ def unpicklable():
 
 def nan():
     return torch.tensor([float("nan")])
+
+def view(kit):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=2).close()
+        network = "connected"
+    except OSError as error:
+        network = os.strerror(error.errno or 0)
+    return {"uid": os.getuid(), "kit": sorted(os.listdir(kit)), "processes": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+            "solutions": os.path.exists(os.path.join(kit, "solutions")), "network": network,
+            "tmp": os.listdir(os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd()))))}
+
+def daemon(mark):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", mark])
+        os._exit(0)
+    return True
 '''
 
 
@@ -70,7 +95,7 @@ def worker(submission):
 
 
 def call(worker, function, timeout=30, **kwargs):
-    return worker.call(CALL, timeout=timeout, module_name="student", function=function, **kwargs)
+    return worker.call(CALL, timeout, module_name="student", function=function, **kwargs)
 
 
 def test_values_come_back_as_plain_data(worker):
@@ -87,7 +112,7 @@ def test_environment_is_scrubbed_and_cwd_is_a_copy(worker, submission):
     assert not {k for k in env if k.startswith(("AUTOGRADER_DATA", "CI", "GITHUB", "PYTEST"))}
     assert set(env) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "AUTOGRADER_THREADS",
                         "MPLBACKEND", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
-                        "OPENBLAS_L2_SIZE", "LC_CTYPE"}
+                        "OPENBLAS_L2_SIZE", "LC_CTYPE", "USER", "LOGNAME"}
     assert call(worker, "where") != str(submission)
 
 
@@ -114,9 +139,9 @@ def test_memory_hog_is_stopped(worker):
 
 def test_student_errors_are_reported_with_file_and_line(worker):
     with pytest.raises(ProbeFailed, match="SyntaxError"):
-        worker.call(CALL, timeout=10, module_name="broken", function="f")
+        worker.call(CALL, 10, module_name="broken", function="f")
     with pytest.raises(ProbeFailed, match="missing.py was not found"):
-        worker.call(CALL, timeout=10, module_name="missing", function="f")
+        worker.call(CALL, 10, module_name="missing", function="f")
     with pytest.raises(ProbeFailed, match="has no function nothing"):
         call(worker, "nothing")
     with pytest.raises(ProbeFailed, match="cannot be called as the handout specifies"):
@@ -138,4 +163,38 @@ def test_worker_process_group_is_killed_on_close(submission):
 
 def test_only_probes_of_the_kit_can_be_called(worker):
     with pytest.raises(ProbeFailed, match="not a probe name"):
-        worker.call("os:system", timeout=5, command="true")
+        worker.call("os:system", 5, command="true")
+
+
+@pytest.mark.skipif(not FULL_ISOLATION, reason=NEEDS_ISOLATION)
+def test_worker_sees_no_kit_no_network_no_other_process(worker):
+    seen = call(worker, "view", kit=str(ROOT))
+    assert seen["uid"] >= UID_BASE
+    assert not seen["solutions"] and seen["kit"] == [".venv"]  # only the Python environment is left
+    assert seen["processes"] == ["1"]
+    assert seen["network"] in ("Network is unreachable", "Connection refused")
+    assert len(seen["tmp"]) == 1  # its own folder only, not the other workers' or the grader's
+
+
+@pytest.mark.skipif(not FULL_ISOLATION, reason=NEEDS_ISOLATION)
+def test_daemons_left_by_student_code_die_with_the_worker(submission):
+    mark = f"daemon-{uuid.uuid4().hex}".encode()
+    with Worker(submission) as running:
+        assert call(running, "daemon", mark=mark.decode())
+    time.sleep(0.5)
+    survivors = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, mark)]
+    assert not survivors
+
+
+def _cmdline_has(pid: str, mark: bytes) -> bool:
+    try:
+        return mark in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def test_without_isolation_the_worker_still_runs_with_its_limits(submission):
+    with Worker(submission, Limits(isolate=False)) as running:
+        assert call(running, "add", a=[1.0], b=2).tolist() == [3.0]
+        with pytest.raises(ProbeFailed, match="exit code 3"):
+            call(running, "hard_exit")

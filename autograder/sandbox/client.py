@@ -1,13 +1,43 @@
 """The trusted side: start, feed, time out and kill the worker that runs one submission's code.
 
-``Worker(submission).call("autograder.graders.tp1_mlp.probes:forward", timeout=30, nx=2, ...)`` returns
+``Worker(submission).call("autograder.graders.tp1_mlp.probes:forward", 30, nx=2, ...)`` (timeout 30 s) returns
 the probe's plain-data value or raises :class:`ProbeFailed` with a message for the student. A worker that
-times out, crashes or breaks the protocol is killed with its whole process group and started afresh by
+times out, crashes or breaks the protocol is killed with everything it started, and started afresh by
 the next call. The grader never imports student code.
+
+Isolation (what :func:`isolation` finds this machine allows, decided once per process):
+
+* Always: a fresh interpreter per worker (``python -I -B``) in its own session, rlimits (address space,
+  CPU seconds, processes, open files, file size, no core file), a scrubbed environment, a wall-clock
+  timeout on every call, a temporary working copy of the submission, and beside it a copy of the
+  worker-side part of the kit only (:data:`WORKER_FILES`: ``autograder/sandbox`` and each grader's
+  ``probes.py``), which is what the worker imports; ``no_new_privs`` (setuid programs gain nothing).
+* Namespaces, when ``unshare`` is permitted (as root; otherwise inside an unprivileged user namespace):
+  ``unshare --pid --fork --kill-child --mount-proc --net --mount --ipc``. The worker sees only its own
+  processes, has no network (a new network namespace whose loopback is down), and dies with everything
+  it started when the client kills ``unshare``. In its private mount tree, before any student code runs,
+  the kit checkout (solutions, graders, tests, git history, grading.yml: every entry of the repository
+  but the Python environment), the installed package, and the data sets (``/usr/share/datasets``,
+  ``$AUTOGRADER_DATA``, ``hide=``) are covered by empty read-only tmpfs, and the temporary folder,
+  ``/dev/shm`` and ``/var/tmp`` are fresh tmpfs of ``Limits.scratch_mb`` holding only its own copy.
+* A uid of its own, when the grader runs as root: the worker drops to it (no groups) after that setup,
+  so it can signal no other process, write nowhere but its copy and its scratch space, read nothing
+  private to root, and RLIMIT_NPROC counts its own processes only (a fork bomb starves nobody else).
+  ``close()`` kills every process of that uid, which also catches double-forked daemons when there is
+  no PID namespace.
+
+Fallbacks, when the OS refuses: without namespaces (e.g. a container under Docker's default seccomp
+profile) the network stays on and the kit and data stay readable by path, so keep the reference
+solutions out of reach of the grading user there (not world-readable, or not on that machine); without
+root, the worker runs as the grader's user and a process that leaves the worker's session can outlive
+it. Tests that need the full isolation skip on such machines and say why.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 import os
 import resource
 import shutil
@@ -18,13 +48,26 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
+from autograder.config import ROOT
 from autograder.sandbox import wire
 from autograder.submissions import copy_tree
 
 LOG_TAIL_BYTES = 2000
+MAX_ERROR_CHARS = 4000  # feedback from the worker is cut to this (its head and its tail)
 STARTUP_TIMEOUT = 120.0
 SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+PACKAGE = Path(__file__).resolve().parents[1]
+#: The part of the kit the worker imports (globs relative to the package), copied next to the submission.
+WORKER_FILES = ("__init__.py", "sandbox/*.py", "graders/__init__.py", "graders/*/__init__.py",
+                "graders/*/probes.py")
+#: Data sets hidden from the worker wherever they are (the grader sends it the images it needs).
+DATA_PATHS = (Path("/usr/share/datasets"),)
+NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mount", "--ipc")
+#: Workers get uids from here up: base + 64 * (grader pid) + a per-process counter, unique per live worker.
+UID_BASE = 2**30
+_worker_numbers = itertools.count()
 
 
 class ProbeFailed(Exception):
@@ -35,70 +78,155 @@ class ProbeFailed(Exception):
 class Limits:
     """Resource limits of one worker process (its children inherit them)."""
 
-    memory_mb: int = 6144       # address space; torch alone maps ~1.5 GiB
+    memory_mb: int | None = 6144  # address space (torch alone maps ~1.5 GiB); None: unlimited, for CUDA,
+    #                               which reserves far more virtual memory than it uses
     cpu_seconds: int = 1800     # CPU time over the worker's whole life
     processes: int = 512        # RLIMIT_NPROC counts threads, and torch starts some
     open_files: int = 256
     file_mb: int = 64           # largest file the worker may write (its output log included)
     threads: int = 1            # torch / BLAS threads
+    scratch_mb: int = 1024      # size of each writable tmpfs (with namespaces)
+    isolate: bool = True        # namespaces and own uid when the OS allows (False: rlimits only)
 
 
-def _apply_limits(limits: Limits) -> None:
-    """Run in the child between fork and exec: own session, rlimits."""
-    os.setsid()
+@dataclass(frozen=True)
+class Isolation:
+    """What this machine lets the client apply: ``unshare`` prefix (empty: none) and uid switching."""
+
+    unshare: tuple[str, ...]
+    own_uid: bool
+
+
+@functools.cache
+def isolation() -> Isolation:
+    """Try ``unshare`` once: as root directly, otherwise inside a user namespace."""
+    root = os.geteuid() == 0
+    command = ("unshare", *([] if root else ["--user", "--map-root-user"]), *NAMESPACES)
+    try:
+        works = shutil.which("unshare") is not None and subprocess.run(
+            [*command, "true"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        works = False
+    # without a mount namespace, a uid of its own only works when that uid can reach the interpreter
+    reachable = not any(map(_closed_ancestor, interpreter_paths()))
+    return Isolation(unshare=command if works else (), own_uid=root and (works or reachable))
+
+
+def _rlimits(limits: Limits) -> dict[str, int]:
+    """The rlimits the worker sets on itself (soft = hard) before it drops privileges."""
     mb = 2**20
-    for name, value in ((resource.RLIMIT_AS, limits.memory_mb * mb), (resource.RLIMIT_CPU, limits.cpu_seconds),
-                        (resource.RLIMIT_NPROC, limits.processes), (resource.RLIMIT_NOFILE, limits.open_files),
-                        (resource.RLIMIT_FSIZE, limits.file_mb * mb), (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(name, (value, value))
+    memory = limits.memory_mb * mb if limits.memory_mb is not None else resource.RLIM_INFINITY
+    return {"RLIMIT_AS": memory, "RLIMIT_CPU": limits.cpu_seconds, "RLIMIT_NPROC": limits.processes,
+            "RLIMIT_NOFILE": limits.open_files, "RLIMIT_FSIZE": limits.file_mb * mb, "RLIMIT_CORE": 0}
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The outermost folder above ``path`` that other users may not cross (e.g. /root), if any."""
+    for folder in reversed(path.parents):
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+def interpreter_paths() -> list[Path]:
+    """The folders the worker's interpreter needs: the environment and the Python it is built on."""
+    paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    return sorted(paths)
+
+
+def mount_plan(extra: tuple[Path, ...] = ()) -> tuple[list[str], list[str]]:
+    """(hide, keep) for a worker with namespaces: cover each ``hide`` path with an empty tmpfs (deepest
+    first, so that a hidden folder inside a kept one stays hidden), then bind each ``keep`` path back.
+    Hidden: the kit checkout, the installed package, the data sets, ``extra`` and the closed folders above
+    the interpreter (e.g. /root); kept: the interpreter's folders."""
+    keep = interpreter_paths()
+    candidates = [ROOT, PACKAGE, *DATA_PATHS, *extra, *filter(None, map(_closed_ancestor, keep))]
+    if os.environ.get("AUTOGRADER_DATA"):
+        candidates.append(Path(os.environ["AUTOGRADER_DATA"]))
+    scratch = Path(tempfile.gettempdir()).resolve()
+    hide: list[str] = []
+    for path in candidates:
+        path = Path(path).resolve()
+        if path.exists() and not _inside(scratch, path) and str(path) not in hide:
+            hide.append(str(path))
+    hide.sort(key=lambda path: -len(Path(path).parts))
+    return hide, [str(path) for path in keep]
+
+
+def _copy_worker_kit(target: Path) -> None:
+    """The worker-side modules of the kit (:data:`WORKER_FILES`) under ``target/autograder``."""
+    for pattern in WORKER_FILES:
+        for source in PACKAGE.glob(pattern):
+            destination = target / "autograder" / source.relative_to(PACKAGE)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination)
 
 
 class Worker:
-    """One isolated interpreter for one submission, restarted after any failure."""
+    """One isolated interpreter for one submission, restarted after any failure.
 
-    def __init__(self, submission: Path, limits: Limits = Limits()):
+    ``hide``: more paths the worker must not see (e.g. the grader's data root), with namespaces.
+    """
+
+    def __init__(self, submission: Path, limits: Limits = Limits(), hide: tuple[Path, ...] = ()):
         self.source = Path(submission).resolve()
         self.limits = limits
+        self.hide = tuple(Path(p) for p in hide)
+        self.isolation = isolation() if limits.isolate else Isolation(unshare=(), own_uid=False)
+        self.uid = (UID_BASE + 64 * os.getpid() + next(_worker_numbers) % 64) if self.isolation.own_uid else None
         self.process: subprocess.Popen | None = None
         self.home: Path | None = None
         self.starts = 0
 
-    def __enter__(self) -> Worker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def _start(self) -> None:
+        # home (grader's, 0711: the worker's uid may cross it, not list it): output.log, box/
+        # box (the worker's): kit/ (worker-side modules), submission/ (working copy, the cwd), HOME, TMPDIR
         self.home = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
-        copy = self.home / "submission"
-        copy_tree(self.source, copy)
+        self.home.chmod(0o711)
+        box = self.home / "box"
+        copy_tree(self.source, box / "submission")
+        _copy_worker_kit(box / "kit")
+        hide, keep = mount_plan(self.hide) if self.isolation.unshare else ([], [])
+        plan = {"box": str(box), "uid": self.uid, "namespaces": bool(self.isolation.unshare), "hide": hide,
+                "keep": keep, "scratch": [tempfile.gettempdir(), "/dev/shm", "/var/tmp"], "scratch_mb": self.limits.scratch_mb,
+                "rlimits": _rlimits(self.limits)}
         env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
-        env.update(HOME=str(self.home), TMPDIR=str(self.home), PYTHONDONTWRITEBYTECODE="1",
-                   AUTOGRADER_THREADS=str(self.limits.threads), MPLBACKEND="Agg", PYTHONHASHSEED="0")
+        env.update(HOME=str(box), TMPDIR=str(box), USER="student", LOGNAME="student", MPLBACKEND="Agg",
+                   AUTOGRADER_THREADS=str(self.limits.threads), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
         requests_read, self._requests = os.pipe()
         self._replies, replies_write = os.pipe()
         self.log_path = self.home / "output.log"
+        command = [*self.isolation.unshare, sys.executable, "-I", "-B",
+                   str(box / "kit" / "autograder" / "sandbox" / "worker.py"), str(box / "submission"),
+                   str(requests_read), str(replies_write), json.dumps(plan)]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.sandbox.worker", str(copy),
-                 str(requests_read), str(replies_write)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=copy, env=env,
-                pass_fds=(requests_read, replies_write),
-                preexec_fn=lambda: _apply_limits(self.limits))
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", env=env,
+                pass_fds=(requests_read, replies_write), start_new_session=True)
         os.close(requests_read)
         os.close(replies_write)
         self.starts += 1
         try:
             hello = wire.receive(self._replies, deadline=time.monotonic() + STARTUP_TIMEOUT)
         except (TimeoutError, EOFError, wire.WireError) as error:
+            excerpt = self._log_excerpt()
             self.close()
-            raise ProbeFailed(f"the worker failed to start ({type(error).__name__})") from None
+            raise ProbeFailed(f"the worker failed to start ({type(error).__name__}){excerpt}") from None
         if hello != {"ready": True}:
             self.close()
             raise ProbeFailed("the worker failed to start (unexpected greeting)")
 
-    def call(self, probe: str, timeout: float, seed: int = 0, **args):
+    def call(self, probe: str, timeout: float, seed: int = 0, /, **args):
         """Run ``probe(**args)`` in the worker and return its value; raise ProbeFailed otherwise."""
         if self.process is None:
             self._start()
@@ -110,10 +238,14 @@ class Worker:
             self.close()
             raise ProbeFailed(f"timed out after {timeout:g} s (an infinite loop, or too slow?)") from None
         except (BrokenPipeError, EOFError):
-            status = self.process.wait(timeout=5) if self.process else None
+            try:
+                status = self.process.wait(timeout=5) if self.process else None
+            except subprocess.TimeoutExpired:
+                status = None
+            excerpt = self._log_excerpt()
             self.close()
             raise ProbeFailed(f"the worker running the submission stopped ({_describe_exit(status)})"
-                              f"{self._log_excerpt()}") from None
+                              f"{excerpt}") from None
         except (wire.WireError, KeyError, ValueError, IndexError) as error:
             self.close()
             raise ProbeFailed(f"the worker sent back an invalid reply ({error})") from None
@@ -121,7 +253,7 @@ class Worker:
             self.close()
             raise ProbeFailed("the worker sent back an invalid reply")
         if not reply["ok"]:
-            raise ProbeFailed(str(reply.get("error", "unknown error")))
+            raise ProbeFailed(_shortened(str(reply.get("error", "unknown error"))))
         return reply.get("value")
 
     def _log_excerpt(self) -> str:
@@ -129,17 +261,19 @@ class Worker:
             with open(self.log_path, "rb") as log:
                 log.seek(max(0, os.path.getsize(self.log_path) - LOG_TAIL_BYTES))
                 text = log.read().decode("utf-8", "replace").strip()
-        except OSError:
+        except (OSError, AttributeError):
             return ""
         return f"; its last output:\n{text}" if text else ""
 
     def close(self) -> None:
-        """Kill the worker's whole process group and remove its working copy."""
+        """Kill the worker and everything it started, and remove its working copy."""
         if self.process is not None:
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(self.process.pid, signal.SIGKILL)  # unshare or the worker, and its session
             except (ProcessLookupError, PermissionError):
                 pass
+            if self.uid is not None:
+                _kill_uid(self.uid)
             self.process.wait()
             for fd in (self._requests, self._replies):
                 os.close(fd)
@@ -149,12 +283,36 @@ class Worker:
             self.home = None
 
 
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of ``uid``: kill(-1) sent by a forked child that took that uid (it spares itself)."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    half = MAX_ERROR_CHARS // 2
+    return f"{text[:half]} [... {len(text) - 2 * half} characters cut ...] {text[-half:]}"
+
 
 def _describe_exit(status: int | None) -> str:
     if status is None:
         return "it did not exit"
-    if status < 0:
-        name = signal.Signals(-status).name
+    if status < 0 or status > 128:  # unshare exits 128 + N when its child died of signal N
+        number = -status if status < 0 else status - 128
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            return f"exit code {status}"
         reason = {"SIGKILL": "killed, e.g. out of memory or CPU time", "SIGXCPU": "CPU time limit",
                   "SIGSEGV": "crashed", "SIGXFSZ": "wrote a file over the size limit"}.get(name, "signal")
         return f"{name}: {reason}"

@@ -65,7 +65,10 @@ def tensor(value, what: str, ndim: int | None = None) -> np.ndarray:
         raise StudentError(f"{what} should be a torch.Tensor, got {type(value).__name__}")
     if ndim is not None and value.dim() != ndim:
         raise StudentError(f"{what} should have {ndim} dimensions, got shape {tuple(value.shape)}")
-    return np.array(torch.Tensor.numpy(torch.Tensor.cpu(torch.Tensor.detach(value))), copy=True)
+    try:
+        return np.array(torch.Tensor.numpy(torch.Tensor.cpu(torch.Tensor.detach(value))), copy=True)
+    except (RuntimeError, NotImplementedError, TypeError) as error:
+        raise StudentError(f"{what} cannot be read back as numbers ({error}); return a CPU tensor") from None
 
 
 def to_plain(value):

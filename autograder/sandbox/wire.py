@@ -41,7 +41,7 @@ def _encode(value, blobs: list[bytes]):
         if value.dtype.hasobject:
             raise WireError("arrays of Python objects cannot be sent")
         buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(value), allow_pickle=False)
+        np.save(buffer, value, allow_pickle=False)
         blobs.append(buffer.getvalue())
         return {"__array__": len(blobs) - 1}
     if isinstance(value, (list, tuple)):

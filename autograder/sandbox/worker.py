@@ -1,23 +1,38 @@
 """The untrusted side: a fresh interpreter that runs probes against one student submission.
 
-Started by :mod:`autograder.sandbox.client` as
-``python -I -m autograder.sandbox.worker SUBMISSION REQUESTS_FD REPLIES_FD`` (two pipe ends). Student output (fd 1 and 2) goes to a
-log file the client reads. Each request names a probe function inside the ``autograder`` package and its
-keyword arguments; the reply is plain data (see :mod:`autograder.sandbox.wire`) or an error message.
+Started by :mod:`autograder.sandbox.client` as ``[unshare ...] python -I -B BOX/kit/autograder/sandbox/worker.py
+SUBMISSION REQUESTS_FD REPLIES_FD PLAN`` from the worker's own copy of the kit (``BOX/kit``). Before any
+student code runs, :func:`confine` applies the client's plan (trusted code, possibly still root inside
+fresh namespaces): hide paths, give it fresh scratch space, drop to its own uid. Student output (fd 1 and
+2) goes to a log file the client reads. Each request names a probe function inside the ``autograder``
+package and its keyword arguments; the reply is plain data (see :mod:`autograder.sandbox.wire`) or an
+error message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
+import json
 import os
+import resource
+import shutil
+import signal
 import sys
 import traceback
 
 PRELOADED = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.optim")
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+CAPABILITY_VERSION_3 = 0x20080522
 
 
 def _student_traceback(error: BaseException, submission: str) -> str:
-    """The traceback lines that point into the submission, then the error itself."""
+    """The traceback lines that point into the submission, then the error itself (a template stub's
+    NotImplementedError alone: its message already names the function and gives the hint)."""
+    if type(error) is NotImplementedError and str(error):
+        return f"not implemented yet: {error}"
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
               if os.path.abspath(frame.filename).startswith(submission + os.sep)]
     lines = [f"  {os.path.relpath(f.filename, submission)}:{f.lineno} in {f.name}: {(f.line or '').strip()}"
@@ -55,8 +70,9 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
             reply = {"ok": False, "error": str(error)}
         except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
             reply = {"ok": False, "error": _student_traceback(error, submission)}
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # e.g. the log hit the file size limit
+                stream.flush()
         try:
             wire.send(replies_fd, reply)
         except wire.WireError as error:
@@ -74,8 +90,86 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    def encode(text: str | None) -> bytes | None:
+        return text.encode() if text is not None else None
+
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
+           f"mount {target}")
+
+
+def confine(plan: dict) -> None:
+    """Apply the client's plan; trusted code, run before any student code.
+
+    With namespaces (``plan["namespaces"]``: we are root in fresh mount/pid/net namespaces): cover each of
+    ``plan["hide"]`` with an empty tmpfs owned by root, bind each of ``plan["keep"]`` (the interpreter)
+    back, put a fresh tmpfs of ``scratch_mb`` on each of ``plan["scratch"]`` and copy the box (kit and
+    submission) into it. With ``plan["uid"]``: hand the box to that uid and switch to it for good.
+    Always: the rlimits of ``plan["rlimits"]`` (set while still privileged, so they cannot be raised
+    again), no capability left, and no_new_privs.
+    """
+    box, uid = plan["box"], plan["uid"]
+    if plan["namespaces"]:
+        originals = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [*plan["keep"], box]}
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        for path in plan["hide"]:
+            if os.path.isdir(path):
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+            elif os.path.isfile(path):
+                _mount("/dev/null", path, None, MS_BIND)
+        for path in plan["keep"]:
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{originals[path]}", path, None, MS_BIND | MS_REC)
+        for path in plan["scratch"]:
+            if os.path.isdir(path):
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['scratch_mb']}m,mode=1777")
+        os.makedirs(box, mode=0o700)
+        shutil.copytree(f"/proc/self/fd/{originals[box]}", box, dirs_exist_ok=True)
+        for descriptor in originals.values():
+            os.close(descriptor)  # no handle on the host's folders survives
+    for name, value in plan["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if uid is not None:
+        for folder, _, files in os.walk(box):
+            for path in (folder, *(os.path.join(folder, name) for name in files)):
+                os.chown(path, uid, uid, follow_symlinks=False)
+    if sys.platform == "linux":  # elsewhere (a student's `autograder check` on macOS): rlimits only
+        _drop_capabilities(uid)
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
+
+
+def _drop_capabilities(uid: int | None) -> None:
+    """Switch to ``uid`` (if given) and keep no capability, now or after an exec: otherwise the root of a
+    user namespace could unmount what hides the kit."""
+    if os.geteuid() == 0:
+        for capability in range(64):  # the bounding set (an exec as uid 0 would regain it)
+            if _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+                break  # EINVAL: past the last capability this kernel knows
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        # a change of uid clears the parent-death signal that `unshare --kill-child` set: set it again
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+    header = (ctypes.c_uint32 * 2)(CAPABILITY_VERSION_3, 0)
+    _check(_libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # effective, permitted, inheritable: none
+
+
 def main() -> None:
-    submission = os.path.abspath(sys.argv[1])
+    submission, requests_fd, replies_fd, plan = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+    confine(plan)
+    kit = os.path.join(plan["box"], "kit")
+    sys.path.insert(0, kit)  # the worker's copy of the kit, never the installed package
+    os.chdir(submission)
     threads = int(os.environ.get("AUTOGRADER_THREADS", "1"))
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     for name in PRELOADED:  # imported before the submission is on sys.path: a student torch.py shadows nothing
@@ -83,10 +177,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(threads)
-    import autograder.sandbox.probing  # noqa: F401 - preload the worker-side helpers
+    import autograder.sandbox.probing  # preload the worker-side helpers
 
+    if not autograder.sandbox.probing.__file__.startswith(kit + os.sep):
+        raise ImportError(f"the worker imported the kit from {autograder.sandbox.probing.__file__}, not {kit}")
     sys.path.insert(0, submission)
-    serve(submission, int(sys.argv[2]), int(sys.argv[3]))
+    serve(submission, requests_fd, replies_fd)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ from autograder.graders.recvis_a2 import _reference as ref
 from autograder.graders.recvis_a2.test_twolayer import _arrays, _weights
 
 
-def test_train_loop_double_moon(probe, check, seed, record):
+def test_train_loop_double_moon(probe, check, seed, rng, record):
     budget = dict(check.budget)
     n_held, h = budget.pop("n_held"), budget["h"]
-    Xtr, Ytr, Xval, Yval = ref.data.double_moon(n_train=budget.pop("n_train"), n_val=budget.pop("n_val"), seed=seed)
-    Xheld, Yheld, _, _ = ref.data.double_moon(n_train=n_held, n_val=0, seed=seed + 1)
+    Xtr, Ytr, Xval, Yval = ref.data.double_moon(n_train=budget.pop("n_train"), n_val=budget.pop("n_val"),
+                                                 seed=int(rng.integers(2**31)))
+    Xheld, Yheld, _, _ = ref.data.double_moon(n_train=n_held, n_val=0, seed=int(rng.integers(2**31)))
     where = f"twolayer.train_loop (h = {h}, lrate = {budget['lrate']}, {budget['nEpochs']} epochs) on the double moon"
     got = probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, train_seed=seed % 2**31, **budget)
     n = len(Ytr)
@@ -27,8 +28,7 @@ def test_train_loop_double_moon(probe, check, seed, record):
     assert_accuracy(predictions, (Yheld > 0).astype(np.int64), check.threshold, where, record)
 
 
-def _images_check(probe, check, seed, record, root, name: str, where: str) -> None:
-    rng = np.random.default_rng(seed)
+def _images_check(probe, check, seed, rng, record, root, name: str, where: str) -> None:
     budget = dict(check.budget)
     n_monitor, n_held = budget.pop("n_test"), budget.pop("n_held")
     train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
@@ -41,11 +41,11 @@ def _images_check(probe, check, seed, record, root, name: str, where: str) -> No
     assert_accuracy(got["predictions"], test[1][held], check.threshold, where, record)
 
 
-def test_fashion_mnist(probe, check, seed, record, data_root):
-    _images_check(probe, check, seed, record, data_root, "FashionMNIST",
+def test_fashion_mnist(probe, check, seed, rng, record, data_root):
+    _images_check(probe, check, seed, rng, record, data_root, "FashionMNIST",
                   "convnet.ConvNet trained with convnet.fit (your train/test) on Fashion-MNIST padded to 3×32×32")
 
 
-def test_cifar10(probe, check, seed, record, gpu_data_root):
-    _images_check(probe, check, seed, record, gpu_data_root("CIFAR10"), "CIFAR10",
+def test_cifar10(probe, check, seed, rng, record, gpu_data_root):
+    _images_check(probe, check, seed, rng, record, gpu_data_root("CIFAR10"), "CIFAR10",
                   "convnet.ConvNet trained with convnet.fit (your train/test) on CIFAR-10")

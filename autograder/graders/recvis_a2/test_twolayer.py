@@ -124,8 +124,8 @@ def test_train_loop_records_after_each_step(probe, rng, seed):
     """With Wo = 0 and bo = 0 every first prediction is 0 (100% error); after the first SGD step every point
     gets the class of the example drawn, so the first recorded error is the share of the other class."""
     n, m, h, epochs = 40, 20, int(rng.integers(3, 7)), 2
-    Xtr, Ytr = _unbalanced(rng, n, 12, seed % 2**31)
-    Xval, Yval = _unbalanced(rng, m, 5, seed % 2**31 + 1)
+    Xtr, Ytr = _unbalanced(rng, n, 12, int(rng.integers(2**31)))
+    Xval, Yval = _unbalanced(rng, m, 5, int(rng.integers(2**31)))
     where = "twolayer.train_loop"
     got = _arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, lrate=0.02, nEpochs=epochs,
                 train_seed=seed % 2**31))

@@ -20,18 +20,17 @@ def _circles(seed: int) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("variant", ["manual", "autograd", "nn", "optim"])
-def test_circles(probe, check, seed, record, variant):
-    sets = _circles(seed)
+def test_circles(probe, check, seed, rng, record, variant):
+    sets = _circles(int(rng.integers(2**31)))
     held_Y = sets.pop("held_Y")
     got = probe("train_and_predict", variant=variant, budget={**check.budget, "seed": seed}, **sets)
     record["history"] = got["history"]
     assert_accuracy(got["predictions"], held_Y, check.threshold, f"train.train_{variant} on the circles", record)
 
 
-def _image_check(probe, check, seed, record, root, name: str, where: str) -> None:
+def _image_check(probe, check, seed, rng, record, root, name: str, where: str) -> None:
     """Train on ``n_train`` images; a monitor split (labels sent, for the history) and a disjoint held-out
     split of ``n_test`` images (labels kept here) come from the test set."""
-    rng = np.random.default_rng(seed)
     budget = dict(check.budget)
     n_test = budget.pop("n_test")
     n_monitor = n_test // 4
@@ -45,16 +44,16 @@ def _image_check(probe, check, seed, record, root, name: str, where: str) -> Non
     assert_accuracy(got["predictions"], test[1][held], check.threshold, where, record)
 
 
-def test_fashion_mnist(probe, check, seed, record, data_root):
-    _image_check(probe, check, seed, record, data_root, "FashionMNIST", "train.train_mnist on Fashion-MNIST")
+def test_fashion_mnist(probe, check, seed, rng, record, data_root):
+    _image_check(probe, check, seed, rng, record, data_root, "FashionMNIST", "train.train_mnist on Fashion-MNIST")
 
 
-def test_mnist(probe, check, seed, record, gpu_data_root):
-    _image_check(probe, check, seed, record, gpu_data_root("MNIST"), "MNIST", "train.train_mnist on MNIST")
+def test_mnist(probe, check, seed, rng, record, gpu_data_root):
+    _image_check(probe, check, seed, rng, record, gpu_data_root("MNIST"), "MNIST", "train.train_mnist on MNIST")
 
 
-def test_svm_rbf_beats_linear(probe, check, seed, record):
-    sets = _circles(seed)
+def test_svm_rbf_beats_linear(probe, check, rng, record):
+    sets = _circles(int(rng.integers(2**31)))
     held_Y = sets.pop("held_Y")
     got = probe("svm_predictions", C=1.0, **sets)
     scores = {name: float(np.mean(np.asarray(p) == held_Y)) for name, p in got.items()}

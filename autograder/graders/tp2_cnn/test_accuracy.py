@@ -24,8 +24,7 @@ def _train_and_judge(probe, check, seed, record, train, monitor, held, config, w
     assert_accuracy(got["predictions"], held[1], check.threshold, where, record)
 
 
-def test_fashion_mnist(probe, check, seed, record, data_root):
-    rng = np.random.default_rng(seed)
+def test_fashion_mnist(probe, check, seed, rng, record, data_root):
     budget = dict(check.budget)
     train = datasets.subset(data_root, "FashionMNIST", True, budget.pop("n_train"), rng)
     n_monitor = budget.pop("n_monitor")
@@ -36,9 +35,8 @@ def test_fashion_mnist(probe, check, seed, record, data_root):
 
 
 @pytest.mark.parametrize("config", ["baseline", "augmentation", "dropout"])
-def test_cifar10(probe, check, seed, record, gpu_data_root, config):
+def test_cifar10(probe, check, seed, rng, record, gpu_data_root, config):
     root = gpu_data_root("CIFAR10")
-    rng = np.random.default_rng(seed)
     budget = dict(check.budget)
     n_train, n_monitor, n_test = budget.pop("n_train", 50000), budget.pop("n_monitor", 1000), budget.pop("n_test", 9000)
     images, labels = datasets.images(root, "CIFAR10", True)

@@ -57,8 +57,7 @@ def test_train_adam(probe, rng):
                               "its number of correct predictions)")
 
 
-def _accuracy_check(probe, check, seed, record, root, name: str) -> None:
-    rng = np.random.default_rng(seed)
+def _accuracy_check(probe, check, seed, rng, record, root, name: str) -> None:
     budget = dict(check.budget)
     model = budget.pop("model")
     train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
@@ -75,9 +74,9 @@ def _accuracy_check(probe, check, seed, record, root, name: str) -> None:
     assert_accuracy(got["predictions"], held[1], check.threshold, where, record)
 
 
-def test_fashion_mnist(probe, check, seed, record, data_root):
-    _accuracy_check(probe, check, seed, record, data_root, "FashionMNIST")
+def test_fashion_mnist(probe, check, seed, rng, record, data_root):
+    _accuracy_check(probe, check, seed, rng, record, data_root, "FashionMNIST")
 
 
-def test_mnist(probe, check, seed, record, gpu_data_root):
-    _accuracy_check(probe, check, seed, record, gpu_data_root("MNIST"), "MNIST")
+def test_mnist(probe, check, seed, rng, record, gpu_data_root):
+    _accuracy_check(probe, check, seed, rng, record, gpu_data_root("MNIST"), "MNIST")
