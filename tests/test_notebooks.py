@@ -122,7 +122,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 def test_checks_run_in_process_with_the_graders_feedback(folders, monkeypatch):
     check = "test_manual.py::test_backward_finite_differences"
     notebooks.run_check("tp1_mlp", check, {"SEED": 3}, folders["reference"])
-    with pytest.raises(CheckFailed, match=r"manual.py:\d+ in backward: raise NotImplementedError"):
+    with pytest.raises(CheckFailed, match=r"not implemented yet: manual.backward: "):
         notebooks.run_check("tp1_mlp", check, {"SEED": 3}, folders["template"])
     with pytest.raises(CheckFailed, match="q4_nx .*no answer"):
         notebooks.run_check("tp1_mlp", "test_answers.py::test_written_answers", None, folders["template"])
