@@ -43,7 +43,8 @@ def _check_figures(name: str, record: dict) -> str:
         for axis, label in zip(axes, ("loss", "accuracy")):
             axis.set_xlabel("epoch")
             axis.set_ylabel(label)
-            axis.legend(fontsize=7)
+            if axis.get_legend_handles_labels()[0]:
+                axis.legend(fontsize=7)
         figure.suptitle(name, fontsize=9)
         parts.append(_figure_png(figure))
     confusion = record.get("confusion")
