@@ -92,7 +92,8 @@ def cmd_grade(args) -> int:
         if not torch.cuda.is_available():
             print("autograder grade: --tier gpu on a machine without CUDA: gpu checks will be skipped "
                   "(and score 0)", file=sys.stderr)
-    options = Options(tier=args.tier, seed=args.seed, threads=args.threads, data=args.data)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(submissions))))
+    options = Options(tier=args.tier, seed=args.seed, threads=threads, data=args.data)
     started = time.monotonic()
     graded = grade_many(submissions, Path(args.out), options, jobs=args.jobs, force=args.force, quiet=args.quiet)
     if not args.no_report:
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--assignment", required=True, choices=list(config.load().assignments))
     grade.add_argument("--tier", choices=("cpu", "gpu"), default="cpu")
     grade.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help="submissions graded in parallel")
-    grade.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    grade.add_argument("--threads", type=int, default=None,
+                       help="torch threads per worker (default: the cores shared among the parallel jobs)")
     grade.add_argument("--out", default="graded", help="output folder (default: graded/)")
     grade.add_argument("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
     grade.add_argument("--data", type=Path, default=None, help="data root (default: $AUTOGRADER_DATA or .data)")

@@ -50,15 +50,29 @@ class Grader:
         self.options = options
         self.grading = load(options.grading)
         self.records: dict[str, dict] = {}
-        self.worker: Worker | None = None
+        self.worker: Worker  # set by pytest_configure
 
     def entry(self, item) -> Check:
         return self.grading.assignment(assignment_of(item)).check(check_id(item))
 
 
 def pytest_configure(config) -> None:
+    """With ``--submission``: register the grader and start the submission's worker at once, so that it
+    imports torch while this process collects the graders."""
     if config.getoption("submission") is not None:
-        config.pluginmanager.register(Grader(config.option), "autograder-grader")
+        from autograder import data
+
+        grader = Grader(config.option)
+        limits = Limits(threads=grader.options.threads, memory_mb=None if grader.options.tier == "gpu" else 6144)
+        grader.worker = Worker(grader.options.submission, limits, hide=(data.root(grader.options.data),))
+        grader.worker.start()
+        config.pluginmanager.register(grader, "autograder-grader")
+
+
+def pytest_unconfigure(config) -> None:
+    grader = config.pluginmanager.get_plugin("autograder-grader")
+    if grader is not None:
+        grader.worker.close()
 
 
 def _grader(config) -> Grader:
@@ -93,14 +107,9 @@ def submission(request) -> Path:
 
 
 @pytest.fixture(scope="session")
-def worker(request, submission):
-    grader = _grader(request.config)
-    from autograder import data
-
-    limits = Limits(threads=grader.options.threads, memory_mb=None if grader.options.tier == "gpu" else 6144)
-    with Worker(submission, limits, hide=(data.root(grader.options.data),)) as running:
-        grader.worker = running
-        yield running
+def worker(request) -> Worker:
+    """The submission's worker (started when the session began, restarted after any failure)."""
+    return _grader(request.config).worker
 
 
 @pytest.fixture
@@ -184,8 +193,16 @@ def _message(call) -> tuple[str, bool]:
     return f"{INTERNAL}: {type(error).__name__}: {error}", True
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    grader = item.config.pluginmanager.get_plugin("autograder-grader")
+    if grader is not None:
+        item.autograder_waited = grader.worker.waited
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """One record per check; its seconds leave out the time spent waiting for a worker to start."""
     outcome = yield
     grader = item.config.pluginmanager.get_plugin("autograder-grader")
     report = outcome.get_result()
@@ -193,7 +210,9 @@ def pytest_runtest_makereport(item, call):
         return
     key = check_id(item)
     entry = grader.records.setdefault(key, {"id": key, "status": "passed", "output": "", "seconds": 0.0})
-    entry["seconds"] += call.duration
+    waited = grader.worker.waited - item.autograder_waited
+    item.autograder_waited = grader.worker.waited
+    entry["seconds"] += max(0.0, call.duration - waited)
     if report.skipped:
         entry.update(status="skipped", output=str(call.excinfo.value.msg if call.excinfo else "skipped"))
     elif report.failed:
@@ -207,9 +226,8 @@ def pytest_sessionfinish(session) -> None:
     grader = session.config.pluginmanager.get_plugin("autograder-grader")
     if grader is None or grader.options.report is None:
         return
-    worker = grader.worker
     payload = {"checks": list(grader.records.values()), "finished": time.time(),
-               "worker_starts": worker.starts if worker else 0}
+               "worker_starts": grader.worker.starts, "worker_wait_seconds": grader.worker.waited}
     grader.options.report.write_text(json.dumps(payload, indent=1, default=_jsonable))
 
 

@@ -5,7 +5,8 @@
 
 `one` prints the wall time of each check and in total, and the grader overhead (process starts, imports,
 transport: total wall time minus the time spent inside checks) as a share of the total.
-`class` grades N submissions (reference, template, the bug corpus and hostile/malformed cases cycled)
+`class` grades N submissions (reference, template, the bug corpus and, for tp1_mlp, the hostile and
+malformed cases of tests/adversarial, cycled)
 with --jobs 1 and --jobs 2 and prints throughput and the scaling ratio. `--checks fast` grades every check
 but the accuracy ones (which dominate and scale with the data budget).
 """
@@ -16,6 +17,7 @@ import argparse
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,20 +50,25 @@ def bench_one(assignments: list[str]) -> None:
 
 
 def generated_class(assignment: str, size: int, root: Path) -> list[Submission]:
-    """``size`` submissions cycling through reference, template and every corpus bug."""
+    """``size`` submissions cycling through reference, template, every corpus bug and, for tp1_mlp, the
+    hostile and malformed cases of tests/adversarial (their spy folder and listener port are dummies)."""
     kinds = [("reference", lambda target: samples.reference_copy(assignment, target)),
              ("template", lambda target: shutil.copytree(release.TEMPLATES / assignment, target))]
     kinds += [(m.name, lambda target, m=m: samples.build(assignment, m, target)) for m in samples.mutations(assignment)]
-    adversarial = Path(__file__).resolve().parent.parent / "tests" / "adversarial"
-    if adversarial.is_dir():
-        for case in sorted(p for p in adversarial.glob("cases/*") if p.is_dir()):
-            kinds.append((case.name, lambda target, case=case: shutil.copytree(case, target)))
+    if assignment == "tp1_mlp":
+        sys.path.insert(0, str(config.ROOT))
+        from tests.adversarial.corpus import CASES
+
+        (root / "spy").mkdir(parents=True)
+        context = {"ROOT": config.ROOT, "COPY": root / "no-copy", "OUT": root / "out", "SPY": root / "spy",
+                   "PORT": 9, "MARK": "bench-adversary"}
+        kinds += [(case.name, lambda target, case=case: case.build(target, {**context, "NAME": case.name}))
+                  for case in CASES]
     entries = []
     for index in range(size):
         name, build = kinds[index % len(kinds)]
-        folder = root / f"{index:03d}_{name}"
-        build(folder)
-        entries.append(Submission(folder.name, folder, assignment))
+        path = build(root / f"{index:03d}_{name}")
+        entries.append(Submission(path.stem, path, assignment))
     return entries
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograder.config import ROOT
-from autograder.sandbox.client import UID_BASE, Limits, ProbeFailed, Worker, isolation
+from autograder.sandbox.client import UID_BASE, Limits, ProbeFailed, Worker, interpreter_paths, isolation
 
 FULL_ISOLATION = bool(isolation().unshare) and isolation().own_uid
 NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is permitted)"
@@ -68,7 +68,8 @@ def view(kit):
         network = os.strerror(error.errno or 0)
     return {"uid": os.getuid(), "kit": sorted(os.listdir(kit)), "processes": sorted(p for p in os.listdir("/proc") if p.isdigit()),
             "solutions": os.path.exists(os.path.join(kit, "solutions")), "network": network,
-            "tmp": os.listdir(os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd()))))}
+            "tmp": os.listdir(os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))),
+            "top": sorted(os.listdir("/")), "beside_kit": sorted(os.listdir(os.path.dirname(kit)))}
 
 def daemon(mark):
     if os.fork() == 0:
@@ -174,6 +175,12 @@ def test_worker_sees_no_kit_no_network_no_other_process(worker):
     assert seen["processes"] == ["1"]
     assert seen["network"] in ("Network is unreachable", "Connection refused")
     assert len(seen["tmp"]) == 1  # its own folder only, not the other workers' or the grader's
+    # a root of its own: system folders, the interpreter's, scratch; nothing else of the machine (e.g. a
+    # second checkout of the kit next to this one, home folders, /srv, /opt)
+    interpreter = {path.parts[1] for path in interpreter_paths()}
+    assert set(seen["top"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "sys",
+                                "proc", "tmp", "var", *interpreter}
+    assert seen["beside_kit"] == [ROOT.name]
 
 
 @pytest.mark.skipif(not FULL_ISOLATION, reason=NEEDS_ISOLATION)

@@ -15,11 +15,13 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
 * Namespaces, when ``unshare`` is permitted (as root; otherwise inside an unprivileged user namespace):
   ``unshare --pid --fork --kill-child --mount-proc --net --mount --ipc``. The worker sees only its own
   processes, has no network (a new network namespace whose loopback is down), and dies with everything
-  it started when the client kills ``unshare``. In its private mount tree, before any student code runs,
-  the kit checkout (solutions, graders, tests, git history, grading.yml: every entry of the repository
-  but the Python environment), the installed package, and the data sets (``/usr/share/datasets``,
-  ``$AUTOGRADER_DATA``, ``hide=``) are covered by empty read-only tmpfs, and the temporary folder,
-  ``/dev/shm`` and ``/var/tmp`` are fresh tmpfs of ``Limits.scratch_mb`` holding only its own copy.
+  it started when the client kills ``unshare``. Before any student code runs it moves into a root of its
+  own (``pivot_root``) that holds only what Python needs: the system folders (:data:`SYSTEM_PATHS`) and
+  the interpreter's folders read-only, ``/dev``, ``/sys``, a fresh ``/proc``, and fresh tmpfs of
+  ``Limits.scratch_mb`` for the temporary folder, ``/dev/shm`` and ``/var/tmp`` holding only its own
+  copy. Everything else on the machine is absent: the kit and any other checkout of it, home folders,
+  ``/srv``, ``/opt``, the grader's data. Inside what is kept, the kit, the installed package and the data
+  sets (``/usr/share/datasets``, ``$AUTOGRADER_DATA``, ``hide=``) are covered by empty tmpfs.
 * A uid of its own, when the grader runs as root: the worker drops to it (no groups) after that setup,
   so it can signal no other process, write nowhere but its copy and its scratch space, read nothing
   private to root, and RLIMIT_NPROC counts its own processes only (a fork bomb starves nobody else).
@@ -64,6 +66,9 @@ WORKER_FILES = ("__init__.py", "sandbox/*.py", "graders/__init__.py", "graders/*
                 "graders/*/probes.py")
 #: Data sets hidden from the worker wherever they are (the grader sends it the images it needs).
 DATA_PATHS = (Path("/usr/share/datasets"),)
+#: What the worker's root holds besides the interpreter (read-only binds; symbolic links such as
+#: /bin -> usr/bin are recreated as links), then /dev and /sys (bound), /proc (fresh) and scratch tmpfs.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mount", "--ipc")
 #: Workers get uids from here up: base + 64 * (grader pid) + a per-process counter, unique per live worker.
 UID_BASE = 2**30
@@ -120,10 +125,6 @@ def _rlimits(limits: Limits) -> dict[str, int]:
             "RLIMIT_NOFILE": limits.open_files, "RLIMIT_FSIZE": limits.file_mb * mb, "RLIMIT_CORE": 0}
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def _closed_ancestor(path: Path) -> Path | None:
     """The outermost folder above ``path`` that other users may not cross (e.g. /root), if any."""
     for folder in reversed(path.parents):
@@ -139,19 +140,18 @@ def interpreter_paths() -> list[Path]:
 
 
 def mount_plan(extra: tuple[Path, ...] = ()) -> tuple[list[str], list[str]]:
-    """(hide, keep) for a worker with namespaces: cover each ``hide`` path with an empty tmpfs (deepest
-    first, so that a hidden folder inside a kept one stays hidden), then bind each ``keep`` path back.
-    Hidden: the kit checkout, the installed package, the data sets, ``extra`` and the closed folders above
-    the interpreter (e.g. /root); kept: the interpreter's folders."""
+    """(hide, keep) for a worker with namespaces. ``keep``: the interpreter's folders, bound into the
+    worker's root next to :data:`SYSTEM_PATHS`. ``hide``: the kit checkout, the installed package, the data
+    sets and ``extra``, covered with empty tmpfs wherever they lie inside what is bound (deepest first,
+    before ``keep`` is bound, so that the environment inside the checkout stays usable)."""
     keep = interpreter_paths()
-    candidates = [ROOT, PACKAGE, *DATA_PATHS, *extra, *filter(None, map(_closed_ancestor, keep))]
+    candidates = [ROOT, PACKAGE, *DATA_PATHS, *extra]
     if os.environ.get("AUTOGRADER_DATA"):
         candidates.append(Path(os.environ["AUTOGRADER_DATA"]))
-    scratch = Path(tempfile.gettempdir()).resolve()
     hide: list[str] = []
     for path in candidates:
         path = Path(path).resolve()
-        if path.exists() and not _inside(scratch, path) and str(path) not in hide:
+        if path.exists() and str(path) not in hide:
             hide.append(str(path))
     hide.sort(key=lambda path: -len(Path(path).parts))
     return hide, [str(path) for path in keep]
@@ -181,6 +181,8 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.home: Path | None = None
         self.starts = 0
+        self.waited = 0.0  # seconds the grader spent waiting for a worker to be ready
+        self._ready = False
 
     def __enter__(self) -> Self:
         return self
@@ -188,7 +190,10 @@ class Worker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the worker without waiting for it (it imports torch while the grader gets ready)."""
+        if self.process is not None:
+            return
         # home (grader's, 0711: the worker's uid may cross it, not list it): output.log, box/
         # box (the worker's): kit/ (worker-side modules), submission/ (working copy, the cwd), HOME, TMPDIR
         self.home = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
@@ -197,8 +202,10 @@ class Worker:
         copy_tree(self.source, box / "submission")
         _copy_worker_kit(box / "kit")
         hide, keep = mount_plan(self.hide) if self.isolation.unshare else ([], [])
-        plan = {"box": str(box), "uid": self.uid, "namespaces": bool(self.isolation.unshare), "hide": hide,
-                "keep": keep, "scratch": [tempfile.gettempdir(), "/dev/shm", "/var/tmp"], "scratch_mb": self.limits.scratch_mb,
+        (self.home / "root").mkdir()
+        plan = {"box": str(box), "uid": self.uid, "namespaces": bool(self.isolation.unshare),
+                "root": str(self.home / "root"), "system": SYSTEM_PATHS, "hide": hide, "keep": keep,
+                "scratch": [tempfile.gettempdir(), "/dev/shm", "/var/tmp"], "scratch_mb": self.limits.scratch_mb,
                 "rlimits": _rlimits(self.limits)}
         env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
         env.update(HOME=str(box), TMPDIR=str(box), USER="student", LOGNAME="student", MPLBACKEND="Agg",
@@ -216,6 +223,10 @@ class Worker:
         os.close(requests_read)
         os.close(replies_write)
         self.starts += 1
+        self._ready = False
+
+    def _wait_until_ready(self) -> None:
+        started = time.monotonic()
         try:
             hello = wire.receive(self._replies, deadline=time.monotonic() + STARTUP_TIMEOUT)
         except (TimeoutError, EOFError, wire.WireError) as error:
@@ -225,11 +236,14 @@ class Worker:
         if hello != {"ready": True}:
             self.close()
             raise ProbeFailed("the worker failed to start (unexpected greeting)")
+        self._ready = True
+        self.waited += time.monotonic() - started
 
     def call(self, probe: str, timeout: float, seed: int = 0, /, **args):
         """Run ``probe(**args)`` in the worker and return its value; raise ProbeFailed otherwise."""
-        if self.process is None:
-            self._start()
+        self.start()
+        if not self._ready:
+            self._wait_until_ready()
         started = time.monotonic()
         try:
             wire.send(self._requests, {"probe": probe, "args": args, "seed": seed})

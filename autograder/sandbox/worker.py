@@ -23,7 +23,9 @@ import sys
 import traceback
 
 PRELOADED = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.optim")
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_NOATIME, MS_NODIRATIME = 1, 2, 4, 8, 32, 1024, 2048
+MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME, MNT_DETACH = 4096, 16384, 1 << 18, 1 << 21, 2
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # syscall numbers (glibc has no wrapper)
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 CAPABILITY_VERSION_3 = 0x20080522
 
@@ -107,35 +109,67 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
            f"mount {target}")
 
 
+def _bind(source: str, target: str, read_only: bool) -> None:
+    """Bind ``source`` (and the mounts below it) on ``target``; read-only keeps the flags the OS locked."""
+    _mount(source, target, None, MS_BIND | MS_REC)
+    if read_only:
+        locked = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME
+                                              | MS_RELATIME)
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | locked)
+
+
+def _build_root(plan: dict) -> None:
+    """The worker's root at ``plan["root"]``: ``plan["system"]`` and the interpreter (``plan["keep"]``)
+    read-only, the ``plan["hide"]`` paths inside them covered, /dev and /sys, a fresh /proc, fresh scratch
+    tmpfs (``plan["scratch"]``) and a copy of the box."""
+    new = plan["root"]
+    originals = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [*plan["keep"], plan["box"]]}
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for path in plan["system"]:
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), new + path)
+        elif os.path.isdir(path):
+            os.makedirs(new + path)
+            _bind(path, new + path, read_only=True)
+    for path in plan["hide"]:  # only what lies inside a bound folder is there to cover
+        if os.path.isdir(new + path):
+            _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        elif os.path.isfile(new + path):
+            _mount("/dev/null", new + path, None, MS_BIND)
+    for path in plan["keep"]:
+        os.makedirs(new + path, exist_ok=True)
+        _bind(f"/proc/self/fd/{originals[path]}", new + path, read_only=True)
+    for path in ("/dev", "/sys"):
+        os.makedirs(new + path, exist_ok=True)
+        _bind(path, new + path, read_only=False)
+    os.makedirs(new + "/proc")
+    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for path in plan["scratch"]:
+        os.makedirs(new + path, exist_ok=True)
+        _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['scratch_mb']}m,mode=1777")
+    os.makedirs(new + plan["box"], mode=0o700)
+    shutil.copytree(f"/proc/self/fd/{originals[plan['box']]}", new + plan["box"], dirs_exist_ok=True)
+    for descriptor in originals.values():
+        os.close(descriptor)  # no handle on the machine's folders survives
+
+
 def confine(plan: dict) -> None:
     """Apply the client's plan; trusted code, run before any student code.
 
-    With namespaces (``plan["namespaces"]``: we are root in fresh mount/pid/net namespaces): cover each of
-    ``plan["hide"]`` with an empty tmpfs owned by root, bind each of ``plan["keep"]`` (the interpreter)
-    back, put a fresh tmpfs of ``scratch_mb`` on each of ``plan["scratch"]`` and copy the box (kit and
-    submission) into it. With ``plan["uid"]``: hand the box to that uid and switch to it for good.
-    Always: the rlimits of ``plan["rlimits"]`` (set while still privileged, so they cannot be raised
-    again), no capability left, and no_new_privs.
+    With namespaces (``plan["namespaces"]``: we are root in fresh mount/pid/net namespaces): build the
+    worker's root on an empty tmpfs at ``plan["root"]`` (:func:`_build_root`) and move into it for good.
+    With ``plan["uid"]``: hand the box to that uid and switch to it. Always: the rlimits of
+    ``plan["rlimits"]`` (set while still privileged, so they cannot be raised again), no capability left,
+    and no_new_privs.
     """
     box, uid = plan["box"], plan["uid"]
     if plan["namespaces"]:
-        originals = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [*plan["keep"], box]}
-        _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        for path in plan["hide"]:
-            if os.path.isdir(path):
-                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-            elif os.path.isfile(path):
-                _mount("/dev/null", path, None, MS_BIND)
-        for path in plan["keep"]:
-            os.makedirs(path, exist_ok=True)
-            _mount(f"/proc/self/fd/{originals[path]}", path, None, MS_BIND | MS_REC)
-        for path in plan["scratch"]:
-            if os.path.isdir(path):
-                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['scratch_mb']}m,mode=1777")
-        os.makedirs(box, mode=0o700)
-        shutil.copytree(f"/proc/self/fd/{originals[box]}", box, dirs_exist_ok=True)
-        for descriptor in originals.values():
-            os.close(descriptor)  # no handle on the host's folders survives
+        _build_root(plan)
+        os.chdir(plan["root"])
+        _check(_libc.syscall(PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
+        _check(_libc.umount2(b".", MNT_DETACH), "umount the old root")  # the machine's root is gone
+        os.chdir("/")
     for name, value in plan["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
     if uid is not None:

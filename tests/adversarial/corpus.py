@@ -5,7 +5,8 @@ module (a later ``def`` wins), adds files, or builds a zip. ``attacked`` maps th
 regular expression their feedback must match; they must score 0. Every other check of the run must
 score what the untouched base deserves: full marks on the solution, 0 on the template. ``refused``: the
 submission is refused as a whole, with a note matching it. Student code finds the paths a well-informed
-attacker would know in ``@ROOT@`` (the kit), ``@OUT@`` (the grading output), ``@SPY@`` (a folder the tests
+attacker would know in ``@ROOT@`` (the kit), ``@COPY@`` (a world-readable second checkout of the reference
+next to it, as a teacher's other clone would be), ``@OUT@`` (the grading output), ``@SPY@`` (a folder the tests
 watch), ``@PORT@`` (a TCP listener of the tests on 127.0.0.1), ``@MARK@`` (a word to find processes by).
 """
 
@@ -351,11 +352,13 @@ FOUND = []
 
 
 def _reference_path():
-    """The reference manual.py from wherever it can be read: the kit, git, processes' views, a search."""
-    paths = ["@ROOT@/solutions/tp1_mlp/manual.py", *glob.glob("/proc/*/cwd/solutions/tp1_mlp/manual.py"),
+    """The reference manual.py from wherever it can be read: the kit, another checkout, git, processes'
+    views, a search of the whole file system down to four levels (hidden folders too)."""
+    paths = ["@ROOT@/solutions/tp1_mlp/manual.py", "@COPY@/solutions/tp1_mlp/manual.py",
+             *glob.glob("/proc/*/cwd/solutions/tp1_mlp/manual.py"),
              *glob.glob("/proc/*/root@ROOT@/solutions/tp1_mlp/manual.py")]
-    for top in ("/work", "/root", "/home", "/srv", "/opt", "/autograder", "/tmp", "/usr/src"):
-        paths += glob.glob(f"{top}/*/solutions/tp1_mlp/manual.py") + glob.glob(f"{top}/*/*/solutions/tp1_mlp/manual.py")
+    for depth in range(1, 5):
+        paths += glob.glob("/*" * depth + "/solutions/tp1_mlp/manual.py", include_hidden=True)
     for path in paths:
         if os.access(path, os.R_OK):
             return path
@@ -593,7 +596,7 @@ HOSTILE = [
                        "out/results.json": '{"score": 1000, "output": "FORGED"}'}),
          attacked={F: "differs from the expected values"}, isolation=True),
     Case("read_secrets", "hostile",
-         "reads the reference (kit, git, /proc/*/cwd, a search), imports the grader's _reference, reads hidden "
+         "reads the reference (kit, another checkout, git, /proc/*/cwd, a search), imports the grader's _reference, reads hidden "
          "checks and grading.yml (forward); data labels and environment (softmax); the caller's stack and the "
          "heap (init_params)",
          folder(append={"manual.py": READ_SECRETS}),

@@ -84,8 +84,11 @@ def batch(tmp_path_factory):
     spy.mkdir()
     (spy / "data" / "FashionMNIST" / "raw").mkdir(parents=True)
     (spy / "data" / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").write_bytes(b"labels")
+    other_clone = ROOT.parent / f".autograder-adversarial-copy-{uuid.uuid4().hex[:8]}"  # a teacher's
+    shutil.copytree(ROOT / "solutions" / "tp1_mlp", other_clone / "solutions" / "tp1_mlp")
+    other_clone.chmod(0o755)
     listener = Listener()
-    context = {"ROOT": ROOT, "OUT": out, "SPY": spy, "PORT": listener.port, "MARK": f"adversary-{uuid.uuid4().hex}"}
+    context = {"ROOT": ROOT, "COPY": other_clone, "OUT": out, "SPY": spy, "PORT": listener.port, "MARK": f"adversary-{uuid.uuid4().hex}"}
     submissions = []
     for case in filter(runnable, CASES):
         path = case.build(built / case.name, {**context, "NAME": case.name})
@@ -106,6 +109,7 @@ def batch(tmp_path_factory):
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         listener.close()
+        shutil.rmtree(other_clone)
     return {"documents": documents, "context": context, "out": out, "spy": spy, "listener": listener,
             "submissions": submissions, "options": options, "root": root}
 
