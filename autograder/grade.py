@@ -1,4 +1,5 @@
-"""Grade submissions: one trusted pytest grader process per submission, which drives one isolated worker.
+"""Grade submissions: one trusted pytest grader process per submission (forked from the grader zygote,
+:mod:`autograder.zygote`), which drives one isolated worker.
 
 Every submission ends with a results.json, even when its grader or worker crashed or ran out of time.
 """
@@ -7,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder import config, results
+from autograder import config, results, zygote
 from autograder.config import GRADERS, Tier
 from autograder.submissions import Submission
 
@@ -51,30 +49,25 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
     targets = [str(GRADERS / assignment / c.id) for c in checks] if options.only else [str(GRADERS / assignment)]
     with tempfile.TemporaryDirectory(prefix="autograder-grade-") as scratch:
         report = Path(scratch) / "report.json"
-        command = [sys.executable, "-m", "pytest", *targets, "-p", "autograder.plugin",
+        command = [*targets, "-p", "autograder.plugin",
                    "-p", "no:cacheprovider", "-q", "--no-header", "-o", "addopts=", "--rootdir", str(GRADERS),
                    f"--submission={folder}", f"--submission-name={name}", f"--tier={options.tier}",
                    f"--visibility={options.visibility}", f"--report={report}", f"--threads={options.threads}"]
         command += [f"--seed={options.seed}"] * (options.seed is not None)
         command += [f"--data={options.data}"] * (options.data is not None)
         command += [f"--grading={options.grading_path}"] * (options.grading_path is not None)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        output = Path(scratch) / "output.txt"
         started = time.monotonic()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=scratch,
-                                   start_new_session=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-        try:
-            output, _ = process.communicate(timeout=budget)
-            note = ""
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            note = f"grading stopped after {budget:g} s"
+        status = zygote.shared().run(command, Path(scratch), env, output, timeout=budget)
         seconds = time.monotonic() - started
+        note = f"grading stopped after {budget:g} s" if status is None else ""
         try:
             records = {r["id"]: r for r in json.loads(report.read_text())["checks"]}
         except (OSError, ValueError, KeyError):
             records = {}
-            tail = output.decode("utf-8", "replace")[-1500:]
-            note = note or f"the grader stopped before reporting (exit code {process.returncode}):\n{tail}"
+            tail = output.read_bytes()[-1500:].decode("utf-8", "replace") if output.exists() else ""
+            note = note or f"the grader stopped before reporting (exit code {status}):\n{tail}"
     return records, note, seconds
 
 

@@ -1,6 +1,6 @@
 """Grading speed: one complete submission per assignment, and a class of generated submissions.
 
-    .venv/bin/python bench/grading.py one [ASSIGNMENT...]          # reference, cpu tier, all checks
+    .venv/bin/python bench/grading.py one [ASSIGNMENT...] [--threads N]  # reference, cpu tier, all checks
     .venv/bin/python bench/grading.py class --size 100 [--checks fast|all] [--assignment tp1_mlp]
 
 `one` prints the wall time of each check and in total, and the grader overhead (process starts, imports,
@@ -31,14 +31,14 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
 
 
-def bench_one(assignments: list[str]) -> None:
-    print(f"# one complete submission (reference), cpu tier — {machine()}")
+def bench_one(assignments: list[str], threads: int) -> None:
+    print(f"# one complete submission (reference), cpu tier, {threads} torch threads — {machine()}")
     grand = 0.0
     for assignment in assignments:
         with tempfile.TemporaryDirectory() as scratch:
             folder = samples.reference_copy(assignment, Path(scratch) / "reference")
             started = time.perf_counter()
-            document = grade_one(Submission("reference", folder, assignment), Path(scratch) / "out", Options())
+            document = grade_one(Submission("reference", folder, assignment), Path(scratch) / "out", Options(threads=threads))
             wall = time.perf_counter() - started
         inside = sum(t["execution_time"] for t in document["tests"])
         grand += wall
@@ -96,9 +96,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--checks", choices=("fast", "all"), default="fast")
     parser.add_argument("--assignment", default="tp1_mlp")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="torch threads of the worker in `one` (default: all cores, as `autograder grade` "
+                             "gives a single submission)")
     args = parser.parse_args()
     if args.mode == "one":
-        bench_one(args.assignments or list(config.load().assignments))
+        bench_one(args.assignments or list(config.load().assignments), args.threads)
     else:
         bench_class(args.assignment, args.size, args.checks)
 

@@ -1,0 +1,161 @@
+"""The grader zygote: one process that imports the grader's libraries once and forks a fresh grader
+process per submission, so that a grader starts in a fraction of a second instead of paying for
+Python, pytest and torch every time.
+
+Trusted code only. The zygote and its children never run student code: each grader drives its own
+isolated worker, a fresh interpreter started by :mod:`autograder.sandbox.client` (a worker must never be
+a fork of a process that holds the reference solutions). Nothing is shared between two graders but the
+imported modules: each is a fork of the zygote, which imports libraries and runs nothing else.
+
+Protocol, on a Unix socket in a private folder (one connection per grader): the client sends one JSON line
+``{"argv", "cwd", "env", "output"}``; the zygote forks a handler, which forks the grader (its own session,
+stdout and stderr to ``output``, ``pytest.main(argv)`` in ``cwd`` with exactly ``env``), answers
+``{"pid": ...}``, then ``{"status": ...}`` (the exit code, negative for a signal) when the grader ended.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+#: Imported once by the zygote: libraries and the kit's trusted modules, never a submission. (Not the
+#: reference solutions: a grader imports those of its own assignment by their plain module names.)
+PRELOAD = ("numpy", "torch", "torch.nn", "torch.optim", "torchvision", "sklearn.svm", "yaml", "pydantic", "pytest",
+           "autograder.plugin", "autograder.checks.accuracy", "autograder.checks.answers",
+           "autograder.checks.gradients", "autograder.checks.models", "autograder.checks.static",
+           "autograder.checks.values", "autograder.data", "autograder.reference")
+START_TIMEOUT = 120.0
+INTERNAL_ERROR = 70  # exit code of a grader that failed before pytest could run
+
+
+class Zygote:
+    """A running zygote (``python -m autograder.zygote SOCKET``); ``run`` grades through it."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="autograder-zygote-"))
+        self.address = str(self.folder / "socket")
+        self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote", self.address],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        cwd=self.folder, start_new_session=True)
+        line = self.process.stdout.readline()
+        if line.strip() != b"ready":
+            errors = self.process.stderr.read().decode(errors="replace")[-2000:]
+            self.close()
+            raise RuntimeError(f"the grader zygote failed to start: {line.decode(errors='replace')}{errors}")
+
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str], output: Path, timeout: float) -> int | None:
+        """Run ``pytest.main(argv)`` in a fresh grader; its exit code, or None when killed at ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(START_TIMEOUT)
+            connection.connect(self.address)
+            connection.sendall(json.dumps({"argv": argv, "cwd": str(cwd), "env": env, "output": str(output)}).encode()
+                               + b"\n")
+            replies = connection.makefile("rb")
+            pid = json.loads(replies.readline())["pid"]
+            connection.settimeout(max(0.0, deadline - time.monotonic()))
+            try:
+                return json.loads(replies.readline())["status"]
+            except TimeoutError:
+                os.killpg(pid, signal.SIGKILL)  # the grader, and anything of its session
+                connection.settimeout(START_TIMEOUT)
+                connection.makefile("rb").readline()  # its handler reports once it has reaped it (a reader
+                #                                       that timed out cannot be read again)
+                return None
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            stream.close()
+        for path in self.folder.iterdir():
+            path.unlink()
+        self.folder.rmdir()
+
+
+_shared: Zygote | None = None
+_lock = threading.Lock()
+
+
+def shared() -> Zygote:
+    """This process's zygote, started on first use (thread-safe) and stopped at exit."""
+    global _shared
+    with _lock:
+        if _shared is None or _shared.process.poll() is not None:
+            _shared = Zygote()
+            atexit.register(_shared.close)
+        return _shared
+
+
+# --- the zygote process ---------------------------------------------------------------------------
+def serve(address: str) -> None:
+    from autograder.sandbox.client import isolation
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    isolation()  # what this machine allows, probed once for every grader
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
+    print("ready", flush=True)
+    while True:
+        connection, _ = listener.accept()
+        if os.fork() == 0:
+            listener.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the handler waits for its grader
+            _handle(connection)
+        connection.close()
+
+
+def _handle(connection: socket.socket) -> None:
+    """One grader: fork it, report its pid, wait for it, report its exit code. Never returns."""
+    try:
+        request = json.loads(connection.makefile("rb").readline())
+        pid = os.fork()
+        if pid == 0:
+            connection.close()
+            _grade(request)
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        _, status = os.waitpid(pid, 0)
+        connection.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+    finally:
+        os._exit(0)
+
+
+def _grade(request: dict) -> None:
+    code = INTERNAL_ERROR
+    try:
+        os.setsid()
+        output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        import pytest
+
+        code = int(pytest.main(request["argv"]))
+    except BaseException:  # noqa: BLE001 - reported in the output, the exit code says it failed
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,82 @@
+"""The grader zygote: forked graders get exactly their cwd, environment and output file, report their exit
+code, run side by side, and are killed with their session at the timeout."""
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from autograder import zygote
+
+TESTS = '''
+import os, sys, time
+
+def test_cwd_and_environment():
+    assert os.getcwd() == os.environ["EXPECTED_CWD"]
+    assert "LEAKED" not in os.environ
+    print("marker-" + os.environ["MARK"])
+
+def test_exit():
+    sys.stdout.flush()
+    os._exit(3)
+
+def test_sleep():
+    import subprocess
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(os.environ["PIDS"], "w").write(f"{os.getpid()} {child.pid}")
+    time.sleep(60)
+'''
+
+
+@pytest.fixture(scope="module")
+def tests_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("zygote") / "test_probe.py"
+    path.write_text(TESTS)
+    return path
+
+
+def run(tests_file, test, env=None, timeout=60.0):
+    folder = tests_file.parent
+    output = folder / f"{test}.out"
+    argv = [f"{tests_file}::{test}", "-q", "-s", "-p", "no:cacheprovider", "--rootdir", str(folder)]
+    environment = {"PATH": os.environ["PATH"], "EXPECTED_CWD": str(folder), "MARK": test, **(env or {})}
+    status = zygote.shared().run(argv, folder, environment, output, timeout=timeout)
+    return status, output.read_text()
+
+
+def test_a_grader_gets_its_cwd_environment_and_output_file(tests_file):
+    os.environ["LEAKED"] = "the parent's environment must not reach the grader"
+    try:
+        status, output = run(tests_file, "test_cwd_and_environment")
+    finally:
+        del os.environ["LEAKED"]
+    assert status == 0, output
+    assert "marker-test_cwd_and_environment" in output and "1 passed" in output
+
+
+def test_the_exit_code_comes_back(tests_file):
+    assert run(tests_file, "test_exit")[0] == 3
+
+
+def test_graders_run_side_by_side(tests_file):
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: run(tests_file, "test_cwd_and_environment")[0], range(4)))
+    assert outcomes == [0, 0, 0, 0]
+
+
+def test_a_grader_past_its_timeout_is_killed_with_its_session(tests_file):
+    pids = tests_file.parent / "pids"
+    started = time.monotonic()
+    status, _ = run(tests_file, "test_sleep", env={"PIDS": str(pids)}, timeout=5)
+    assert status is None and time.monotonic() - started < 30
+    for pid in map(int, pids.read_text().split()):
+        assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead, not yet reaped
+    except FileNotFoundError:
+        return False
