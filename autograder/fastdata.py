@@ -1,8 +1,8 @@
 """A fast training data path: a whole data set held as one tensor on the device, batches cut by indexing,
 random crop and horizontal flip applied to the whole batch at once (no per-sample Python).
 
-Used by accuracy probes to feed a student's ``epoch(loader, ...)``: a :class:`TensorLoader` iterates like a
-DataLoader over ``(images (B, C, h, w) float, labels (B,) int64)``.
+Used by the accuracy probes (in the worker, both tiers) to feed a student's training loop: a
+:class:`TensorLoader` is a DataLoader over ``(images (B, C, h, w) float, labels (B,) int64)``.
 """
 
 from __future__ import annotations
@@ -42,19 +42,21 @@ def center_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
     return batch[..., top:top + size, left:left + size]
 
 
-class TensorLoader:
+class TensorLoader(torch.utils.data.DataLoader):
     """Mini-batches of a data set already on its device, reshuffled each pass (seeded).
 
+    A DataLoader (``isinstance`` checks, ``loader.dataset``, ``loader.batch_size`` work as usual) whose
+    iteration cuts batches by indexing instead of collating samples one by one.
     images: (N, C, H, W) float (already normalised), labels: (N,) int64, both on the same device.
     ``crop``: train-time random crop size (with flips when ``flip``); ``center``: test-time center crop.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False,
                  seed: int = 0, crop: int | None = None, flip: bool = False, center: int | None = None):
-        self.images, self.labels, self.batch_size = images, labels, batch_size
+        super().__init__(torch.utils.data.TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle,
+                         generator=torch.Generator().manual_seed(seed))
+        self.images, self.labels = images, labels
         self.shuffle, self.crop, self.flip, self.center = shuffle, crop, flip, center
-        self.generator = torch.Generator().manual_seed(seed)
-        self.dataset = range(len(labels))  # len(loader.dataset) works as with a DataLoader
 
     def __len__(self) -> int:
         return (len(self.labels) + self.batch_size - 1) // self.batch_size

@@ -7,6 +7,7 @@ seeded generator, ``record`` stores figures data for the report) and writes one 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -65,7 +66,8 @@ def pytest_configure(config) -> None:
         grader = Grader(config.option)
         limits = Limits(threads=grader.options.threads, memory_mb=None if grader.options.tier == "gpu" else 6144)
         grader.worker = Worker(grader.options.submission, limits, hide=(data.root(grader.options.data),))
-        grader.worker.start()
+        with contextlib.suppress(ProbeFailed):  # reported by the first probe, which tries again
+            grader.worker.start()
         config.pluginmanager.register(grader, "autograder-grader")
 
 

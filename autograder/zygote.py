@@ -101,11 +101,12 @@ def shared() -> Zygote:
 
 # --- the zygote process ---------------------------------------------------------------------------
 def serve(address: str) -> None:
-    from autograder.sandbox.client import isolation
+    from autograder.sandbox.client import isolation, worker_zygote
 
     for name in PRELOAD:
         importlib.import_module(name)
     isolation()  # what this machine allows, probed once for every grader
+    worker_zygote()  # one for every grader's workers
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)

@@ -39,3 +39,4 @@ def test_loader_covers_every_sample_once_per_pass_and_is_seeded():
     assert len(loader) == 3 and sorted(first.tolist()) == list(range(10)) and not torch.equal(first, second)
     again = torch.cat([y for _, y in TensorLoader(images, labels, batch_size=4, shuffle=True, seed=1)])
     assert torch.equal(first, again)
+    assert isinstance(loader, torch.utils.data.DataLoader) and len(loader.dataset) == 10 and loader.batch_size == 4

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from autograder.config import ROOT
-from autograder.sandbox.client import UID_BASE, Limits, ProbeFailed, Worker, interpreter_paths, isolation
+from autograder.sandbox.client import (UID_BASE, Limits, ProbeFailed, Worker, interpreter_paths, isolation,
+                                       worker_zygote)
 
-FULL_ISOLATION = bool(isolation().unshare) and isolation().own_uid
+FULL_ISOLATION = isolation().namespaces and isolation().own_uid
 NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is permitted)"
 
 CALL = "autograder.sandbox.probing:call"
@@ -70,6 +71,17 @@ def view(kit):
             "solutions": os.path.exists(os.path.join(kit, "solutions")), "network": network,
             "tmp": os.listdir(os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))),
             "top": sorted(os.listdir("/")), "beside_kit": sorted(os.listdir(os.path.dirname(kit)))}
+
+def leave_a_trace():
+    torch.autograder_trace = "left by a previous submission"
+    np.autograder_trace = "left by a previous submission"
+    return True
+
+def traces_and_modules():
+    return {"traces": [hasattr(torch, "autograder_trace"), hasattr(np, "autograder_trace")],
+            "kit_modules": sorted(name for name, module in sys.modules.items()
+                                  if name.startswith("autograder") and not (getattr(module, "__file__", None) or "")
+                                  .startswith(os.path.dirname(os.getcwd()) + "/kit/"))}
 
 def daemon(mark):
     if os.fork() == 0:
@@ -181,6 +193,25 @@ def test_worker_sees_no_kit_no_network_no_other_process(worker):
     assert set(seen["top"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "sys",
                                 "proc", "tmp", "var", *interpreter}
     assert seen["beside_kit"] == [ROOT.name]
+
+
+def test_workers_share_no_state_and_hold_no_kit_module_but_their_own(submission):
+    with Worker(submission) as first:
+        assert call(first, "leave_a_trace")
+    with Worker(submission) as second:
+        seen = call(second, "traces_and_modules")
+    assert seen["traces"] == [False, False]
+    # the grader's modules (plugin, reference, checks) were never in the zygote the worker was forked from
+    assert seen["kit_modules"] == []
+
+
+def test_a_dead_worker_zygote_is_started_again(submission):
+    zygote = worker_zygote()
+    os.killpg(zygote.process.pid, 9)
+    zygote.process.wait()
+    with Worker(submission) as running:
+        assert call(running, "add", a=[1.0], b=2).tolist() == [3.0]
+    assert worker_zygote() is not zygote
 
 
 @pytest.mark.skipif(not FULL_ISOLATION, reason=NEEDS_ISOLATION)

@@ -7,15 +7,17 @@ the next call. The grader never imports student code.
 
 Isolation (what :func:`isolation` finds this machine allows, decided once per process):
 
-* Always: a fresh interpreter per worker (``python -I -B``) in its own session, rlimits (address space,
-  CPU seconds, processes, open files, file size, no core file), a scrubbed environment, a wall-clock
-  timeout on every call, a temporary working copy of the submission, and beside it a copy of the
-  worker-side part of the kit only (:data:`WORKER_FILES`: ``autograder/sandbox`` and each grader's
-  ``probes.py``), which is what the worker imports; ``no_new_privs`` (setuid programs gain nothing).
-* Namespaces, when ``unshare`` is permitted (as root; otherwise inside an unprivileged user namespace):
-  ``unshare --pid --fork --kill-child --mount-proc --net --mount --ipc``. The worker sees only its own
-  processes, has no network (a new network namespace whose loopback is down), and dies with everything
-  it started when the client kills ``unshare``. Before any student code runs it moves into a root of its
+* Always: a worker of its own per submission, forked by the worker zygote (:class:`WorkerZygote`, a fresh
+  ``python -I -B`` that has imported numpy and torch and nothing else, so a worker is ready in a fraction
+  of a second), in its own session, with rlimits (address space, CPU seconds, processes, open files,
+  file size, no core file), a scrubbed environment, a wall-clock timeout on every call, a temporary
+  working copy of the submission, and beside it a copy of the worker-side part of the kit only
+  (:data:`WORKER_FILES`: ``autograder/sandbox``, ``fastdata`` and each grader's ``probes.py``), which is
+  what the worker imports; ``no_new_privs`` (setuid programs gain nothing).
+* Namespaces, when permitted (as root; otherwise inside an unprivileged user namespace; probed once with
+  ``unshare``): fresh mount, PID, network and IPC namespaces, the worker being PID 1 of its own. It sees
+  only its own processes, has no network (a new network namespace whose loopback is down), and dies
+  with everything it started when the client kills it. Before any student code runs it moves into a root of its
   own (``pivot_root``) that holds only what Python needs: the system folders (:data:`SYSTEM_PATHS`) and
   the interpreter's folders read-only, ``/dev``, ``/sys``, a fresh ``/proc``, and fresh tmpfs of
   ``Limits.scratch_mb`` for the temporary folder, ``/dev/shm`` and ``/var/tmp`` holding only its own
@@ -37,6 +39,8 @@ it. Tests that need the full isolation skip on such machines and say why.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import itertools
 import json
@@ -44,9 +48,11 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +68,7 @@ STARTUP_TIMEOUT = 120.0
 SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PACKAGE = Path(__file__).resolve().parents[1]
 #: The part of the kit the worker imports (globs relative to the package), copied next to the submission.
-WORKER_FILES = ("__init__.py", "sandbox/*.py", "graders/__init__.py", "graders/*/__init__.py",
+WORKER_FILES = ("__init__.py", "fastdata.py", "sandbox/*.py", "graders/__init__.py", "graders/*/__init__.py",
                 "graders/*/probes.py")
 #: Data sets hidden from the worker wherever they are (the grader sends it the images it needs).
 DATA_PATHS = (Path("/usr/share/datasets"),)
@@ -96,15 +102,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class Isolation:
-    """What this machine lets the client apply: ``unshare`` prefix (empty: none) and uid switching."""
+    """What this machine lets the client apply: fresh namespaces, and a uid of its own per worker."""
 
-    unshare: tuple[str, ...]
+    namespaces: bool
     own_uid: bool
 
 
 @functools.cache
 def isolation() -> Isolation:
-    """Try ``unshare`` once: as root directly, otherwise inside a user namespace."""
+    """Try the namespaces once with ``unshare`` (as root directly, otherwise inside a user namespace)."""
     root = os.geteuid() == 0
     command = ("unshare", *([] if root else ["--user", "--map-root-user"]), *NAMESPACES)
     try:
@@ -114,7 +120,7 @@ def isolation() -> Isolation:
         works = False
     # without a mount namespace, a uid of its own only works when that uid can reach the interpreter
     reachable = not any(map(_closed_ancestor, interpreter_paths()))
-    return Isolation(unshare=command if works else (), own_uid=root and (works or reachable))
+    return Isolation(namespaces=works, own_uid=root and (works or reachable))
 
 
 def _rlimits(limits: Limits) -> dict[str, int]:
@@ -166,6 +172,97 @@ def _copy_worker_kit(target: Path) -> None:
             shutil.copyfile(source, destination)
 
 
+class _Forked:
+    """A worker forked by the zygote: ``pid`` is its handler (the leader of its session), ``wait`` its exit
+    code (negative for a signal; SIGKILL when the handler itself was killed)."""
+
+    def __init__(self, pid: int, connection: socket.socket):
+        self.pid, self.connection, self.returncode = pid, connection, None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.connection.settimeout(timeout)
+            try:
+                message = self.connection.recv(4096)
+            except TimeoutError:
+                raise subprocess.TimeoutExpired("worker", timeout) from None
+            self.returncode = json.loads(message)["status"] if message else -signal.SIGKILL
+            self.connection.close()
+        return self.returncode
+
+
+class WorkerZygote:
+    """The process every worker is forked from (:func:`autograder.sandbox.worker.serve_zygote`): a fresh
+    ``python -I -B`` with a scrubbed environment, started from its own copy of the worker-side kit, that
+    imports numpy and torch once and nothing of the kit, the reference or any submission."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="autograder-worker-zygote-"))
+        _copy_worker_kit(self.folder / "kit")
+        self.address = str(self.folder / "socket")
+        env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
+        with open(self.folder / "zygote.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-B", str(self.folder / "kit" / "autograder" / "sandbox" / "worker.py"),
+                 self.address], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd="/", env=env,
+                start_new_session=True)
+        self.owner = os.getpid()
+        if self.process.stdout.readline().strip() != b"ready":
+            self.close()
+            raise OSError(f"the worker zygote failed to start: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return (self.folder / "zygote.log").read_bytes()[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return os.path.exists(self.address)
+
+    def fork(self, argv: list[str], env: dict[str, str], namespaces: bool, descriptors: list[int]) -> _Forked:
+        """A new worker running ``worker.main(SUBMISSION, requests, replies, PLAN)`` with ``descriptors``
+        (requests, replies, log) and exactly ``env``, in fresh namespaces when ``namespaces``."""
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            connection.settimeout(STARTUP_TIMEOUT)
+            connection.connect(self.address)
+            request = {"argv": argv, "env": env, "namespaces": namespaces}
+            socket.send_fds(connection, [json.dumps(request).encode()], descriptors)
+            message = connection.recv(4096)
+            if not message:
+                raise OSError(f"the worker zygote could not start a worker: {self.log_tail()}")
+            return _Forked(json.loads(message)["pid"], connection)
+        except BaseException:
+            connection.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the zygote (only in the process that started it; its forks leave it running)."""
+        if os.getpid() != self.owner:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process.stdout.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_zygote: WorkerZygote | None = None
+_zygote_lock = threading.Lock()
+
+
+def worker_zygote() -> WorkerZygote:
+    """This process's worker zygote (inherited from the grader zygote, or started here on first use)."""
+    global _zygote
+    with _zygote_lock:
+        if _zygote is None or not _zygote.alive():
+            _zygote = WorkerZygote()
+            atexit.register(_zygote.close)
+        return _zygote
+
+
 class Worker:
     """One isolated interpreter for one submission, restarted after any failure.
 
@@ -176,9 +273,9 @@ class Worker:
         self.source = Path(submission).resolve()
         self.limits = limits
         self.hide = tuple(Path(p) for p in hide)
-        self.isolation = isolation() if limits.isolate else Isolation(unshare=(), own_uid=False)
+        self.isolation = isolation() if limits.isolate else Isolation(namespaces=False, own_uid=False)
         self.uid = (UID_BASE + 64 * os.getpid() + next(_worker_numbers) % 64) if self.isolation.own_uid else None
-        self.process: subprocess.Popen | None = None
+        self.process: _Forked | None = None
         self.home: Path | None = None
         self.starts = 0
         self.waited = 0.0  # seconds the grader spent waiting for a worker to be ready
@@ -201,9 +298,9 @@ class Worker:
         box = self.home / "box"
         copy_tree(self.source, box / "submission")
         _copy_worker_kit(box / "kit")
-        hide, keep = mount_plan(self.hide) if self.isolation.unshare else ([], [])
+        hide, keep = mount_plan(self.hide) if self.isolation.namespaces else ([], [])
         (self.home / "root").mkdir()
-        plan = {"box": str(box), "uid": self.uid, "namespaces": bool(self.isolation.unshare),
+        plan = {"box": str(box), "uid": self.uid, "namespaces": self.isolation.namespaces,
                 "root": str(self.home / "root"), "system": SYSTEM_PATHS, "hide": hide, "keep": keep,
                 "scratch": [tempfile.gettempdir(), "/dev/shm", "/var/tmp"], "scratch_mb": self.limits.scratch_mb,
                 "rlimits": _rlimits(self.limits)}
@@ -213,15 +310,18 @@ class Worker:
         requests_read, self._requests = os.pipe()
         self._replies, replies_write = os.pipe()
         self.log_path = self.home / "output.log"
-        command = [*self.isolation.unshare, sys.executable, "-I", "-B",
-                   str(box / "kit" / "autograder" / "sandbox" / "worker.py"), str(box / "submission"),
-                   str(requests_read), str(replies_write), json.dumps(plan)]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", env=env,
-                pass_fds=(requests_read, replies_write), start_new_session=True)
-        os.close(requests_read)
-        os.close(replies_write)
+        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self.process = worker_zygote().fork([str(box / "submission"), json.dumps(plan)], env,
+                                                self.isolation.namespaces, [requests_read, replies_write, log])
+        except OSError as error:
+            for descriptor in (self._requests, self._replies):
+                os.close(descriptor)
+            self.close()
+            raise ProbeFailed(f"the worker failed to start ({error})") from None
+        finally:
+            for descriptor in (requests_read, replies_write, log):
+                os.close(descriptor)
         self.starts += 1
         self._ready = False
 
@@ -283,7 +383,7 @@ class Worker:
         """Kill the worker and everything it started, and remove its working copy."""
         if self.process is not None:
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # unshare or the worker, and its session
+                os.killpg(self.process.pid, signal.SIGKILL)  # the worker's handler and its session
             except (ProcessLookupError, PermissionError):
                 pass
             if self.uid is not None:

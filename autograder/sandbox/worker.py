@@ -1,12 +1,14 @@
-"""The untrusted side: a fresh interpreter that runs probes against one student submission.
+"""The untrusted side: an interpreter that runs probes against one student submission.
 
-Started by :mod:`autograder.sandbox.client` as ``[unshare ...] python -I -B BOX/kit/autograder/sandbox/worker.py
-SUBMISSION REQUESTS_FD REPLIES_FD PLAN`` from the worker's own copy of the kit (``BOX/kit``). Before any
-student code runs, :func:`confine` applies the client's plan (trusted code, possibly still root inside
-fresh namespaces): hide paths, give it fresh scratch space, drop to its own uid. Student output (fd 1 and
-2) goes to a log file the client reads. Each request names a probe function inside the ``autograder``
-package and its keyword arguments; the reply is plain data (see :mod:`autograder.sandbox.wire`) or an
-error message.
+Workers are forks of the worker zygote, ``python -I -B KIT/autograder/sandbox/worker.py --zygote SOCKET``
+started by :mod:`autograder.sandbox.client` from a copy of the worker-side kit: it imports numpy and torch
+once (:data:`PRELOADED`), holds nothing else (no kit, no reference, no submission), and for each request
+forks a handler that enters fresh namespaces and forks the worker, pid 1 of its own pid namespace
+(:func:`serve_zygote`). Before any student code runs, :func:`confine` applies the client's plan (trusted
+code, still root inside the fresh namespaces): a root of its own, limits, its own uid. Student output
+(fd 1 and 2) goes to a log file the client reads. Each request names a probe function inside the
+``autograder`` package and its keyword arguments; the reply is plain data (see
+:mod:`autograder.sandbox.wire`) or an error message.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import sys
 import traceback
 
@@ -26,6 +29,9 @@ PRELOADED = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.optim")
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_NOATIME, MS_NODIRATIME = 1, 2, 4, 8, 32, 1024, 2048
 MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME, MNT_DETACH = 4096, 16384, 1 << 18, 1 << 21, 2
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # syscall numbers (glibc has no wrapper)
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x8000000, 0x10000000, 0x20000000, 0x40000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+MAX_REQUEST = 1 << 20
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 CAPABILITY_VERSION_3 = 0x20080522
 
@@ -198,11 +204,12 @@ def _drop_capabilities(uid: int | None) -> None:
     _check(_libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # effective, permitted, inheritable: none
 
 
-def main() -> None:
-    submission, requests_fd, replies_fd, plan = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+def main(argv: list[str]) -> None:
+    """``SUBMISSION REQUESTS_FD REPLIES_FD PLAN``: confine, then serve probes until the channel closes."""
+    submission, requests_fd, replies_fd, plan = argv[0], int(argv[1]), int(argv[2]), json.loads(argv[3])
     confine(plan)
     kit = os.path.join(plan["box"], "kit")
-    sys.path.insert(0, kit)  # the worker's copy of the kit, never the installed package
+    sys.path.insert(0, kit)
     os.chdir(submission)
     threads = int(os.environ.get("AUTOGRADER_THREADS", "1"))
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -219,5 +226,88 @@ def main() -> None:
     serve(submission, requests_fd, replies_fd)
 
 
+# --- the zygote -------------------------------------------------------------------------------------
+def serve_zygote(address: str) -> None:
+    """Import :data:`PRELOADED`, then fork one handler per connection on the Unix socket ``address``."""
+    if sys.platform == "linux":
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")  # dies with its owner
+    for name in PRELOADED:
+        importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(address)
+    os.chmod(address, 0o600)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
+    print("ready", flush=True)
+    while True:
+        connection, _ = listener.accept()
+        if os.fork() == 0:
+            listener.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the handler waits for its worker
+            _handle(connection)
+        connection.close()
+
+
+def _handle(connection: socket.socket) -> None:
+    """Receive ``{"argv", "env", "namespaces"}`` with the worker's three descriptors (requests, replies,
+    log), enter fresh namespaces (as root, or inside a user namespace mapping this user to root), fork the
+    worker, answer ``{"pid"}`` (this handler: the worker's session leader) and ``{"status"}`` (its exit code,
+    negative for a signal) when it ended. Never returns."""
+    try:
+        os.setsid()
+        message, descriptors, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
+        request = json.loads(message)
+        if request["namespaces"]:
+            _enter_namespaces()
+        pid = os.fork()
+        if pid == 0:
+            connection.close()
+            _become_worker(request, descriptors)
+        for descriptor in descriptors:
+            os.close(descriptor)
+        connection.send(json.dumps({"pid": os.getpid()}).encode())
+        _, status = os.waitpid(pid, 0)
+        connection.send(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode())
+    finally:
+        os._exit(0)
+
+
+def _enter_namespaces() -> None:
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:
+        _check(_libc.unshare(NAMESPACES), "unshare")
+        return
+    _check(_libc.unshare(NAMESPACES | CLONE_NEWUSER), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+
+
+def _become_worker(request: dict, descriptors: list[int]) -> None:
+    """In the fork that is pid 1 of the new pid namespace: the worker's descriptors, environment and cwd,
+    then :func:`main`. Never returns."""
+    code = 0
+    try:
+        if sys.platform == "linux":
+            _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")  # dies with its handler
+        requests, replies, log = descriptors
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.chdir("/")
+        os.environ.clear()
+        os.environ.update(request["env"])
+        main([request["argv"][0], str(requests), str(replies), request["argv"][1]])
+    except BaseException:  # noqa: BLE001 - the client reads the log and the exit code
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    serve_zygote(sys.argv[1])

@@ -30,7 +30,7 @@ from tests.adversarial.corpus import CASES, CHECKS, REGENERATE_LABELS, Case, F, 
 ASSIGNMENT = "tp1_mlp"
 BATCH = 100
 TIMEOUT = 10
-FULL_ISOLATION = bool(isolation().unshare) and isolation().own_uid
+FULL_ISOLATION = isolation().namespaces and isolation().own_uid
 NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is permitted)"
 
 

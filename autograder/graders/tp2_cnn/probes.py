@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from autograder import fastdata
 from autograder.sandbox.probing import StudentError, call, summarize_model, tensor
 
 CONV_MATH = ("conv_output_size", "conv_weights", "fc_equivalent_weights", "unshared_conv_weights",
@@ -307,38 +308,56 @@ def transforms(split: str, mean, std, augment: bool, crop: int, images, repeats:
 
 
 # --- training for accuracy --------------------------------------------------------------------------
-def _rgb(X) -> np.ndarray:
+def _rgb(X, pad: int) -> np.ndarray:
+    """uint8 images (N, H, W[, 3]) → (N, H + 2·pad, W + 2·pad, 3): grey repeated on 3 channels, zero-padded."""
     X = np.asarray(X)
-    return np.repeat(X[..., None], 3, axis=-1) if X.ndim == 3 else X
+    X = np.repeat(X[..., None], 3, axis=-1) if X.ndim == 3 else X
+    return np.pad(X, [(0, 0), (pad, pad), (pad, pad), (0, 0)]) if pad else X
+
+
+def _on_device(X: np.ndarray, mean, std, device: str) -> torch.Tensor:
+    """uint8 (N, H, W, 3) → float (N, 3, H, W) on ``device``, standardised when ``mean`` is given."""
+    images = torch.as_tensor(X, device=device).permute(0, 3, 1, 2)
+    if mean is None:
+        return images.float() / 255
+    return fastdata.normalize(images, torch.tensor(mean), torch.tensor(std))
 
 
 def train_and_predict(train_X, train_Y, test_X, test_Y, held_X, config: dict, train_seed: int):
-    """Train the student's ``CifarNet`` with its own data pipeline and ``train.main``, then predict the
-    held-out images. Grey images (N, H, W) are repeated to 3 channels; ``config['pad']`` zero-pads them
-    (28 → 32 for Fashion-MNIST) inside ``data.datasets_from_arrays``."""
-    config = dict(config)
+    """Train the student's ``CifarNet`` with its ``train.main``, then predict the held-out images.
+
+    The data take the kit's fast path (:mod:`autograder.fastdata`): each split is one tensor on the device,
+    standardised with the student's ``data.channel_stats`` of the training images (``config['normalize']``),
+    randomly cropped to ``config['crop']`` and flipped batch by batch (``config['augment']``; test and held-out
+    images center-cropped), fed as DataLoaders. Grey images (N, H, W) are repeated to 3 channels and
+    zero-padded by ``config['pad']`` (28 → 32 for Fashion-MNIST)."""
     device = config.get("device", "cpu")
-    pipeline = {"augment": bool(config["augment"]), "normalize": bool(config["normalize"]),
-                "pad": int(config.get("pad", 0))}
-    train_X = _rgb(train_X)
-    train_set, test_set = call("data", "datasets_from_arrays", train_X, np.asarray(train_Y), _rgb(test_X),
-                               np.asarray(test_Y), **pipeline)
-    _, held_set = call("data", "datasets_from_arrays", train_X, np.asarray(train_Y), _rgb(held_X),
-                       np.zeros(len(held_X), dtype=np.int64), **pipeline)
-    loaders = call("data", "get_loaders", train_set, test_set, batch_size=int(config["batch_size"]), seed=train_seed)
+    pad, crop, augment = int(config.get("pad", 0)), int(config.get("crop", 28)), bool(config["augment"])
+    train_X, test_X, held_X = (_rgb(X, pad) for X in (train_X, test_X, held_X))
+    mean, std = (_stats(call("data", "channel_stats", train_X), "data.channel_stats(training images)", 3)
+                 if config["normalize"] else (None, None))
+    batch_size = int(config["batch_size"])
+    train_loader = fastdata.TensorLoader(
+        _on_device(train_X, mean, std, device), torch.as_tensor(np.asarray(train_Y), device=device).long(),
+        batch_size, shuffle=True, seed=train_seed, crop=crop if augment else None, flip=augment)
+    test_loader = fastdata.TensorLoader(
+        _on_device(test_X, mean, std, device), torch.as_tensor(np.asarray(test_Y), device=device).long(),
+        batch_size, center=crop if augment else None)
     model = _build("CifarNet", {"batch_norm": bool(config.get("batch_norm", False)),
                                 "dropout": bool(config.get("dropout", False)),
                                 "ceil_mode": bool(config.get("ceil_mode", False))})
-    history = call("train", "main", loaders[0], loaders[1], model, int(config["epochs"]), float(config["lr"]),
+    history = call("train", "main", train_loader, test_loader, model, int(config["epochs"]), float(config["lr"]),
                    momentum=float(config.get("momentum", 0.0)), gamma=config.get("gamma"), device=device,
                    quiet=True, seed=train_seed)
     if not isinstance(history, dict):
         raise StudentError(f"train.main should return the history dict, got {type(history).__name__}")
     model.eval()
+    held = _on_device(held_X, mean, std, device)
+    held = fastdata.center_crop(held, crop) if augment else held
     predictions = []
     with torch.no_grad():
-        for images, _ in torch.utils.data.DataLoader(held_set, batch_size=500, shuffle=False):
-            scores = tensor(model(images.to(device)), "models.CifarNet's output on the held-out images", ndim=2)
+        for start in range(0, len(held), 500):
+            scores = tensor(model(held[start:start + 500]), "models.CifarNet's output on the held-out images", ndim=2)
             predictions.append(scores.argmax(axis=1))
     return {"predictions": np.concatenate(predictions).astype(np.int64),
             "history": {str(k): [float(x) for x in v] for k, v in history.items() if isinstance(v, (list, tuple))}}
