@@ -348,6 +348,32 @@ def assignment_config(assignment: str, student_files: list[str], autograder_file
     return settings
 
 
+def setup(imports: str, data_root: str, then: str) -> Code:
+    """The first code cell of every notebook: autoreload and inline plots, ``imports``, the student's
+    ``SEED``, the ``TINY`` switch of the kit's own tests with ``budget(normal, tiny)``, ``DATA`` (the
+    torchvision data root, holding ``data_root``), ``DEVICE``, then ``then`` (helpers, first data)."""
+    return Code(f"""
+%load_ext autoreload
+%autoreload 2
+%matplotlib inline
+{imports.strip()}
+
+SEED = 0  # seed of your runs (the grader uses its own)
+TINY = os.environ.get("AUTOGRADER_TINY") == "1"  # tiny budgets: the kit's own tests
+DATA = os.environ.get("AUTOGRADER_DATA", "data")  # torchvision data root: {data_root}
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+torch.manual_seed(SEED)
+
+
+def budget(normal, tiny):
+    \"\"\"The notebook's (small) budget, or a tiny one when the kit tests this notebook.\"\"\"
+    return tiny if TINY else normal
+
+
+{then.strip()}
+""")
+
+
 def handout(assignment: str, setup: Code, inserts: dict[str, list[Cell]], closing: list[Cell] | None = None,
             grading: config.Grading | None = None) -> nbformat.NotebookNode:
     """The master notebook of ``assignment``: the handout (``statement.md``) in order, written questions as

@@ -6,12 +6,9 @@ padded and repeated over three channels); budgets are small (``budget(normal, ti
 tests, ``AUTOGRADER_TINY=1``).
 """
 
-from autograder.notebooks import Checks, Code, handout
+from autograder.notebooks import Checks, Code, handout, setup
 
-SETUP = Code('''
-%load_ext autoreload
-%autoreload 2
-%matplotlib inline
+SETUP = setup('''
 import os
 
 import matplotlib.pyplot as plt
@@ -23,19 +20,7 @@ import convnet
 import data
 import experiments
 import twolayer
-
-SEED = 0  # seed of your runs (the grader uses its own)
-TINY = os.environ.get("AUTOGRADER_TINY") == "1"  # tiny budgets: the kit's own tests
-DATA = os.environ.get("AUTOGRADER_DATA", "data")  # torchvision data root (cifar-10-batches-py, FashionMNIST/raw)
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-torch.manual_seed(SEED)
-
-
-def budget(normal, tiny):
-    """The notebook's (small) budget, or a tiny one when the kit tests this notebook."""
-    return tiny if TINY else normal
-
-
+''', "DATA/cifar-10-batches-py, DATA/FashionMNIST/raw", '''
 Xtr, Ytr, Xval, Yval = data.double_moon(n_train=1000, n_val=1000, seed=SEED)
 print("double moon:", Xtr.shape, Ytr.shape, Xval.shape, Yval.shape)
 ''')

@@ -5,12 +5,9 @@ Experiments run with small budgets (``budget(normal, tiny)``; tiny in the kit's 
 ``AUTOGRADER_TINY=1``).
 """
 
-from autograder.notebooks import Checks, Code, handout
+from autograder.notebooks import Checks, Code, handout, setup
 
-SETUP = Code('''
-%load_ext autoreload
-%autoreload 2
-%matplotlib inline
+SETUP = setup('''
 import os
 
 import matplotlib.pyplot as plt
@@ -23,18 +20,7 @@ import nn_mlp
 import optim_mlp
 import svm
 import train
-
-SEED = 0  # seed of your runs (the grader uses its own)
-TINY = os.environ.get("AUTOGRADER_TINY") == "1"  # tiny budgets: the kit's own tests
-DATA = os.environ.get("AUTOGRADER_DATA", "data")  # torchvision data root: DATA/FashionMNIST/raw/...
-torch.manual_seed(SEED)
-
-
-def budget(normal, tiny):
-    """The notebook's (small) budget, or a tiny one when the kit tests this notebook."""
-    return tiny if TINY else normal
-
-
+''', "DATA/FashionMNIST/raw/...", '''
 circles = data.circles(n_train=200, n_test=200, seed=SEED)
 X_train, y_train, X_test, y_test = svm.to_numpy(circles)
 print({name: tuple(value.shape) for name, value in circles.items()})

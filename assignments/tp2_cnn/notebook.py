@@ -5,12 +5,9 @@ Experiments run on CIFAR-10 when it is in the data folder, else on Fashion-MNIST
 channel), with small budgets (``budget(normal, tiny)``; tiny in the kit's tests, ``AUTOGRADER_TINY=1``).
 """
 
-from autograder.notebooks import Checks, Code, handout
+from autograder.notebooks import Checks, Code, handout, setup
 
-SETUP = Code('''
-%load_ext autoreload
-%autoreload 2
-%matplotlib inline
+SETUP = setup('''
 import functools
 import os
 
@@ -25,19 +22,7 @@ import conv_math
 import data
 import models
 import train
-
-SEED = 0  # seed of your runs (the grader uses its own)
-TINY = os.environ.get("AUTOGRADER_TINY") == "1"  # tiny budgets: the kit's own tests
-DATA = os.environ.get("AUTOGRADER_DATA", "data")  # torchvision data root (cifar-10-batches-py, FashionMNIST/raw)
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-torch.manual_seed(SEED)
-
-
-def budget(normal, tiny):
-    """The notebook's (small) budget, or a tiny one when the kit tests this notebook."""
-    return tiny if TINY else normal
-
-
+''', "DATA/cifar-10-batches-py, DATA/FashionMNIST/raw", '''
 def image_arrays(n_train, n_test, name=None):
     """(name, pad, channels, (train images, labels), (test images, labels)) as uint8 numpy arrays: CIFAR-10
     when it is under DATA, else Fashion-MNIST (28x28, to be padded to 32x32 for the CIFAR network)."""

@@ -5,12 +5,9 @@ Trainings use MNIST when it is in the data folder, else Fashion-MNIST, on subset
 (``budget(normal, tiny)``; tiny in the kit's tests, ``AUTOGRADER_TINY=1``).
 """
 
-from autograder.notebooks import Checks, Code, handout
+from autograder.notebooks import Checks, Code, handout, setup
 
-SETUP = Code('''
-%load_ext autoreload
-%autoreload 2
-%matplotlib inline
+SETUP = setup('''
 import os
 
 import matplotlib.pyplot as plt
@@ -21,19 +18,7 @@ import blocks
 import timm_vit
 import train
 import vit
-
-SEED = 0  # seed of your runs (the grader uses its own)
-TINY = os.environ.get("AUTOGRADER_TINY") == "1"  # tiny budgets: the kit's own tests
-DATA = os.environ.get("AUTOGRADER_DATA", "data")  # torchvision data root: DATA/MNIST/raw or DATA/FashionMNIST/raw
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-torch.manual_seed(SEED)
-
-
-def budget(normal, tiny):
-    """The notebook's (small) budget, or a tiny one when the kit tests this notebook."""
-    return tiny if TINY else normal
-
-
+''', "DATA/MNIST/raw or DATA/FashionMNIST/raw", '''
 def load_digits(n_train, n_test):
     """(name, train split, test split) of MNIST, else Fashion-MNIST, on random subsets (uint8 images)."""
     for name in ("MNIST", "FashionMNIST"):
