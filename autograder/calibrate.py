@@ -3,10 +3,14 @@
 For each check with a threshold, the reference is graded on N base seeds and every corpus bug whose
 ``caught_by`` names the check on the first seed; the accuracy each run records is gathered, and the
 proposed threshold is the reference minimum minus a margin, which must stay above every bug's maximum.
+The reference's learning curves (mean over the seeds, per epoch) are stored in
+``autograder/graders/<assignment>/reference_curves.json`` with the budget they were measured with: the
+student reports draw them beside the student's own curves while the budget is unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import config, samples
+from autograder.config import GRADERS
 from autograder.grade import Options, grade_one
 from autograder.submissions import Submission
 
@@ -26,6 +31,7 @@ class Figures:
     bugs: dict[str, float]
     threshold: float | None
     failures: list[str]
+    curves: dict[str, list[float]]  # the reference's mean learning curves (history key -> per epoch)
 
     def proposal(self, margin: float) -> tuple[float | None, str]:
         """(proposed threshold, verdict) for this check."""
@@ -80,7 +86,7 @@ def calibrate(assignment: str, tier: str, seeds: int, jobs: int = 1, margin: flo
             graded = list(pool.map(run, jobs_list))
     figures = []
     for check in checks:
-        reference, seconds, bugs, failures = [], [], {}, []
+        reference, seconds, bugs, failures, histories = [], [], {}, [], []
         for name, document in graded:
             if not any(t["name"] == check.id for t in document["tests"]):
                 continue
@@ -92,7 +98,45 @@ def calibrate(assignment: str, tier: str, seeds: int, jobs: int = 1, margin: flo
             if name == "reference":
                 reference.append(accuracy)
                 seconds.append(took)
+                histories.append(document["extra_data"]["records"][check.id].get("history") or {})
             else:
                 bugs[name] = max(bugs.get(name, 0.0), accuracy)
-        figures.append(Figures(check.id, reference, seconds, bugs, check.threshold, failures))
+        figures.append(Figures(check.id, reference, seconds, bugs, check.threshold, failures, _mean_curves(histories)))
     return figures
+
+
+def _mean_curves(histories: list[dict]) -> dict[str, list[float]]:
+    """Per history key present in every run with the same length: the mean per epoch."""
+    keys = set.intersection(*(set(h) for h in histories)) if histories else set()
+    curves = {}
+    for key in sorted(keys):
+        runs = [h[key] for h in histories]
+        if all(isinstance(run, list) and run and len(run) == len(runs[0]) for run in runs):
+            curves[key] = [statistics.mean(values) for values in zip(*runs)]
+    return curves
+
+
+def curves_path(assignment: str) -> Path:
+    return GRADERS / assignment / "reference_curves.json"
+
+
+def write_curves(assignment: str, figures: list[Figures], seeds: int) -> Path:
+    """Store each check's reference curves with its current budget (other checks' entries are kept)."""
+    grading = config.load().assignment(assignment)
+    path = curves_path(assignment)
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    for figure in figures:
+        if figure.curves:
+            stored[figure.check] = {"budget": grading.check(figure.check).budget, "seeds": seeds,
+                                    "history": {k: [round(v, 4) for v in values] for k, values in figure.curves.items()}}
+    path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def reference_curves(assignment: str, check: str) -> dict | None:
+    """The stored reference curves of ``check`` (``{"seeds", "history"}``), if measured with its current budget."""
+    path = curves_path(assignment)
+    entry = json.loads(path.read_text()).get(check) if path.exists() else None
+    if entry is None or entry["budget"] != config.load().assignment(assignment).check(check).budget:
+        return None
+    return entry

@@ -124,11 +124,12 @@ def cmd_demo(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from autograder.calibrate import calibrate
+    from autograder.calibrate import calibrate, write_curves
 
-    for figures in calibrate(args.assignment, args.tier, args.seeds, jobs=args.jobs, margin=args.margin,
-                             data=args.data):
+    measured = calibrate(args.assignment, args.tier, args.seeds, jobs=args.jobs, margin=args.margin, data=args.data)
+    for figures in measured:
         print(figures.summary(args.margin))
+    print(f"reference learning curves (for the reports) written to {write_curves(args.assignment, measured, args.seeds)}")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""HTML reports: one page per student (score per check, feedback, learning curves, confusion matrices)
-and one class page (score histogram, failure rate and median time per check)."""
+"""HTML reports: one page per student (score per check, feedback, learning curves beside the reference's,
+confusion matrices) and one class page (score histogram, failure rate and median time per check, also
+written as PNG files next to it)."""
 
 from __future__ import annotations
 
@@ -12,41 +13,60 @@ from pathlib import Path
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;
 vertical-align:top}th{background:#f4f4f4}.pass{color:#137333;font-weight:600}.fail{color:#b3261e;font-weight:600}
-pre{white-space:pre-wrap;margin:0;font-size:.85rem}.score{font-size:1.6rem}img{max-width:100%}"""
+pre{white-space:pre-wrap;margin:0;font-size:.85rem}.score{font-size:1.6rem}img{max-width:100%}
+.nowrap{white-space:nowrap}tr.figures td{border-bottom:1px solid #ddd;padding-bottom:1rem}"""
 
 
-def _figure_png(figure) -> str:
+def _png(figure) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(figure)
-    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    return buffer.getvalue()
 
 
-def _check_figures(name: str, record: dict) -> str:
-    """Learning curves and confusion matrix of one accuracy check, as inline PNGs."""
+def _inline(png: bytes) -> str:
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _check_figures(name: str, record: dict, reference: dict | None) -> str:
+    """Learning curves (dashed: the reference's, mean of its calibration seeds) and confusion matrix of one
+    accuracy check, as inline PNGs."""
+    plt = _pyplot()
     parts = []
     history = record.get("history") or {}
     curves = {k: v for k, v in history.items() if isinstance(v, list) and v}
     if curves:
-        figure, axes = plt.subplots(1, 2, figsize=(9, 3))
+        figure, axes = plt.subplots(1, 2, figsize=(10, 3.2))
         for key, values in curves.items():
-            axes[0 if "loss" in key else 1].plot(range(1, len(values) + 1), values, marker=".", label=key)
+            axis = axes[0 if "loss" in key else 1]
+            (line,) = axis.plot(range(1, len(values) + 1), values, marker=".", label=key)
+            theirs = (reference or {}).get("history", {}).get(key)
+            if theirs:
+                axis.plot(range(1, len(theirs) + 1), theirs, linestyle="--", color=line.get_color(), alpha=0.7,
+                          label=f"{key} (reference)")
         if "threshold" in record:
-            axes[1].axhline(record["threshold"], color="grey", linestyle="--", label="required")
+            axes[1].axhline(record["threshold"], color="grey", linestyle=":", label="required")
         for axis, label in zip(axes, ("loss", "accuracy")):
             axis.set_xlabel("epoch")
             axis.set_ylabel(label)
             if axis.get_legend_handles_labels()[0]:
                 axis.legend(fontsize=7)
         figure.suptitle(name, fontsize=9)
-        parts.append(_figure_png(figure))
+        parts.append(_inline(_png(figure)))
+        if reference:
+            parts.append(f"<p>Solid: this submission; dashed: the reference, mean of {reference['seeds']} seeds "
+                         "with the same budget; dotted: the accuracy required.</p>")
     confusion = record.get("confusion")
     if confusion and len(confusion) > 2:
         figure, axis = plt.subplots(figsize=(3.6, 3.2))
@@ -55,19 +75,24 @@ def _check_figures(name: str, record: dict) -> str:
         axis.set_ylabel("true")
         figure.colorbar(image, ax=axis)
         axis.set_title("confusion matrix", fontsize=9)
-        parts.append(_figure_png(figure))
+        parts.append(_inline(_png(figure)))
     return "".join(parts)
 
 
 def student_page(name: str, document: dict) -> str:
+    from autograder.calibrate import reference_curves
+
     extra = document["extra_data"]
     rows = []
     for test in document["tests"]:
         ok = test["status"] == "passed"
-        figures = _check_figures(test["name"], extra["records"].get(test["name"], {}))
         rows.append(f"<tr><td class={'pass' if ok else 'fail'}>{'✓' if ok else '✗'}</td>"
-                    f"<td>{html.escape(test['name'])}</td><td>{test['score']:g}/{test['max_score']:g}</td>"
-                    f"<td>{test['execution_time']:.1f} s</td><td><pre>{html.escape(test['output'])}</pre>{figures}</td></tr>")
+                    f"<td>{html.escape(test['name'])}</td><td class=nowrap>{test['score']:g}/{test['max_score']:g}</td>"
+                    f"<td class=nowrap>{test['execution_time']:.1f} s</td><td><pre>{html.escape(test['output'])}</pre></td></tr>")
+        record = extra["records"].get(test["name"], {})
+        if record.get("history") or record.get("confusion"):
+            figures = _check_figures(test["name"], record, reference_curves(extra["assignment"], test["name"]))
+            rows.append(f"<tr class=figures><td></td><td colspan=4>{figures}</td></tr>")
     return (f"<!doctype html><meta charset=utf-8><title>{html.escape(name)}</title><style>{STYLE}</style>"
             f"<h1>{html.escape(name)} — {html.escape(extra['assignment'])}</h1>"
             f"<p class=score>{document['score']:g} / {extra['max_score']:g}</p>"
@@ -77,38 +102,56 @@ def student_page(name: str, document: dict) -> str:
             + "".join(rows) + "</table>")
 
 
-def class_page(graded: dict[str, dict]) -> str:
-    import matplotlib
+def class_page(graded: dict[str, dict]) -> tuple[str, dict[str, bytes]]:
+    """The class page and its figures (file name -> PNG): scores.png (histogram of the scores) and
+    checks.png (failure rate and median grading time of each check, most failed first)."""
+    from matplotlib.ticker import MaxNLocator
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     percents = [100 * d["score"] / d["extra_data"]["max_score"] for d in graded.values() if d["extra_data"]["max_score"]]
     figure, axis = plt.subplots(figsize=(6, 2.8))
     axis.hist(percents, bins=range(0, 105, 5), color="#4a7fb5")
     axis.set_xlabel("score (%)")
     axis.set_ylabel("submissions")
-    histogram = _figure_png(figure)
+    axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+    pngs = {"scores.png": _png(figure)}
     checks: dict[str, list[dict]] = {}
     for document in graded.values():
         for test in document["tests"]:
             checks.setdefault(test["name"], []).append(test)
-    order = sorted(checks, key=lambda c: -sum(t["status"] != "passed" for t in checks[c]))
-    rows = "".join(
-        f"<tr><td>{html.escape(c)}</td><td>{sum(t['status'] != 'passed' for t in checks[c]) / len(checks[c]):.0%}</td>"
-        f"<td>{statistics.median(t['execution_time'] for t in checks[c]):.2f} s</td></tr>" for c in order)
+    failure = {c: sum(t["status"] != "passed" for t in tests) / len(tests) for c, tests in checks.items()}
+    median = {c: statistics.median(t["execution_time"] for t in tests) for c, tests in checks.items()}
+    order = sorted(checks, key=lambda c: -failure[c])
+    if order:
+        figure, (rate, time) = plt.subplots(1, 2, figsize=(11, 0.6 + 0.25 * len(order)), sharey=True)
+        positions = range(len(order))
+        rate.barh(positions, [100 * failure[c] for c in order], color="#b3261e")
+        rate.set_yticks(positions, order, fontsize=7)
+        rate.invert_yaxis()
+        rate.set_xlim(0, 100)
+        rate.set_xlabel("failed (% of submissions)")
+        time.barh(positions, [median[c] for c in order], color="#4a7fb5")
+        time.set_xlabel("median grading time (s)")
+        pngs["checks.png"] = _png(figure)
+    rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{failure[c]:.0%}</td><td>{median[c]:.2f} s</td></tr>"
+                   for c in order)
     students = "".join(f"<tr><td><a href='{html.escape(n)}/report.html'>{html.escape(n)}</a></td>"
                        f"<td>{d['score']:g}/{d['extra_data']['max_score']:g}</td></tr>" for n, d in sorted(graded.items()))
-    return (f"<!doctype html><meta charset=utf-8><title>Class report</title><style>{STYLE}</style>"
+    figures = "".join(f"<img alt='{name}' src='{name}'>" for name in pngs if name != "scores.png")
+    page = (f"<!doctype html><meta charset=utf-8><title>Class report</title><style>{STYLE}</style>"
             f"<h1>Class report</h1><p>{len(graded)} submissions, median score "
-            f"{statistics.median(percents) if percents else 0:.0f}%</p>{histogram}"
-            "<h2>Checks, most failed first</h2><table><tr><th>check</th><th>failure rate</th><th>median time</th></tr>"
-            f"{rows}</table><h2>Submissions</h2><table>{students}</table>")
+            f"{statistics.median(percents) if percents else 0:.0f}%</p><img alt='scores' src='scores.png'>"
+            f"<h2>Checks, most failed first</h2>{figures}<table><tr><th>check</th><th>failure rate</th>"
+            f"<th>median time</th></tr>{rows}</table><h2>Submissions</h2><table>{students}</table>")
+    return page, pngs
 
 
 def write_all(out: Path, graded: dict[str, dict]) -> None:
-    """``out/<name>/report.html`` for each submission and ``out/index.html`` for the class."""
+    """``out/<name>/report.html`` for each submission; ``out/index.html`` and its PNG figures for the class."""
     for name, document in graded.items():
         (out / name).mkdir(parents=True, exist_ok=True)
         (out / name / "report.html").write_text(student_page(name, document), encoding="utf-8")
-    (out / "index.html").write_text(class_page(graded), encoding="utf-8")
+    page, pngs = class_page(graded)
+    for file_name, png in pngs.items():
+        (out / file_name).write_bytes(png)
+    (out / "index.html").write_text(page, encoding="utf-8")

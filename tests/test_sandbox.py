@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from autograder.config import ROOT
-from autograder.sandbox.client import (UID_BASE, Limits, ProbeFailed, Worker, interpreter_paths, isolation,
-                                       worker_zygote)
+from autograder.sandbox.client import (
+    UID_BASE,
+    Limits,
+    ProbeFailed,
+    Worker,
+    interpreter_paths,
+    isolation,
+    worker_zygote,
+)
 
 FULL_ISOLATION = isolation().namespaces and isolation().own_uid
 NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is permitted)"

@@ -1,4 +1,5 @@
-"""Reference computations of recvis_a2 (grader side, float64 for Part 1)."""
+"""Grader-side helpers of recvis_a2: reference computations (float64 for Part 1) and the checked shape
+of what the worker returns."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import torch
 
 from autograder import reference
+from autograder.checks.values import expect_array
 
 twolayer = reference.module("recvis_a2", "twolayer")
 data = reference.module("recvis_a2", "data")
@@ -103,3 +105,20 @@ def linear_epoch(state: dict, train: tuple, test: tuple, lr: float, batch_size: 
     test_loss, test_acc = convnet.test(model, loaders[1], "cpu")
     return {"train": [train_loss, train_acc], "test": [test_loss, test_acc],
             "state": {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}}
+
+
+def arrays(value):
+    """Floats from the worker (scalar results) as 0-d float64 arrays, recursively through dicts and lists."""
+    if isinstance(value, float):
+        return np.array(value)
+    if isinstance(value, dict):
+        return {k: arrays(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [arrays(v) for v in value]
+    return value
+
+
+def returned_weights(got: dict, d: int, h: int, where: str) -> dict[str, np.ndarray]:
+    """Wi (d, h), bi (h,), Wo (h,), bo () of a train_loop result, each checked for its shape."""
+    shapes = {"Wi": (d, h), "bi": (h,), "Wo": (h,), "bo": ()}
+    return {k: expect_array(got[k], f"{where}'s returned {k}", shape) for k, shape in shapes.items()}

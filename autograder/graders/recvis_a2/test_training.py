@@ -6,7 +6,6 @@ import numpy as np
 from autograder import data as datasets
 from autograder.checks.accuracy import assert_accuracy
 from autograder.graders.recvis_a2 import _reference as ref
-from autograder.graders.recvis_a2.test_twolayer import _arrays, _weights
 
 
 def test_train_loop_double_moon(probe, check, seed, rng, record):
@@ -22,7 +21,7 @@ def test_train_loop_double_moon(probe, check, seed, rng, record):
         curve = np.asarray(got[key], dtype=np.float64)
         if curve.ndim == 1 and len(curve) == budget["nEpochs"] * n:
             record.setdefault("history", {})[key] = curve[n - 1::n].tolist()  # end of each epoch, in %
-    weights = _weights(_arrays(got), Xtr.shape[1], h, "twolayer.train_loop")
+    weights = ref.returned_weights(ref.arrays(got), Xtr.shape[1], h, "twolayer.train_loop")
     scores = np.maximum(Xheld @ weights["Wi"] + weights["bi"], 0) @ weights["Wo"] + weights["bo"]
     predictions = np.where(scores > 0, 1, np.where(scores < 0, 0, -1)).astype(np.int64)  # 0 scores are errors
     assert_accuracy(predictions, (Yheld > 0).astype(np.int64), check.threshold, where, record)

@@ -1,6 +1,8 @@
-"""Training behaviour: the student's CifarNet, trained through its own data pipeline and train.main,
-learns real Fashion-MNIST brought to 3×32×32 (cpu tier) and real CIFAR-10 with the handout's settings
-(gpu tier). Predictions are made in the worker; the held-out labels stay here."""
+"""Training behaviour: the student's CifarNet, trained by its train.main on the kit's fast data path
+(tensors on the device, standardised with its data.channel_stats, batched crops and flips), learns real
+Fashion-MNIST brought to 3×32×32 (cpu tier) and real CIFAR-10 with the handout's settings (gpu tier).
+Predictions are made in the worker; the held-out labels stay here. The student's per-sample transforms
+have checks of their own (test_data.py)."""
 
 import numpy as np
 import pytest
