@@ -11,6 +11,7 @@ import yaml
 
 from autograder import config, data, samples
 from autograder.grade import Options, grade_one
+from autograder.sandbox.client import Worker
 from autograder.submissions import Submission
 
 #: gpu check -> (tiny cpu budget, threshold calibrated for that budget on the stand-in data)
@@ -75,3 +76,34 @@ def test_gpu_check_is_skipped_with_a_reason_without_cuda_or_data(tmp_path):
     test = document["tests"][0]
     assert test["status"] == "failed" and test["score"] == 0
     assert test["output"].startswith("skipped: gpu tier:")
+
+
+CIFAR_PROBES = [("tp2_cnn", "test_accuracy.py::test_cifar10[baseline]", "config"),
+                ("tp2_cnn", "test_accuracy.py::test_cifar10[augmentation]", "config"),
+                ("tp2_cnn", "test_accuracy.py::test_cifar10[dropout]", "config"),
+                ("recvis_a2", "test_training.py::test_cifar10", "budget")]
+
+
+@pytest.mark.parametrize("assignment, check_id, argument", CIFAR_PROBES)
+def test_cifar10_probes_run_each_configuration_on_cpu(tmp_path, assignment, check_id, argument):
+    """The CIFAR-10 checks' training probes (fast data path: crops, flips, normalisation on the device) with
+    grading.yml's settings, on CIFAR-shaped colour images (N, 32, 32, 3) and one short epoch on the CPU.
+    (Real CIFAR-10 cannot be faked here: torchvision checks its files' md5.)"""
+    settings = {k: v for k, v in config.load().assignment(assignment).check(check_id).budget.items()
+                if k not in ("n_train", "n_monitor", "n_test", "n_held")}
+    settings.update(epochs=1, device="cpu")
+    rng = np.random.default_rng(0)
+    pictures, labels = data.subset(data.root(), "FashionMNIST", True, 300, rng)
+    padded = np.pad(pictures, ((0, 0), (2, 2), (2, 2)))
+    colour = np.stack([padded, 255 - padded, rng.integers(0, 256, padded.shape)], -1).astype(np.uint8)
+    arrays = {"train_X": colour[:200], "test_X": colour[200:250], "held_X": colour[250:]}
+    if assignment == "tp2_cnn":
+        arrays.update(train_Y=labels[:200], test_Y=labels[200:250], train_seed=1)
+    else:
+        arrays.update(train_y=labels[:200], test_y=labels[200:250])
+        settings["seed"] = 1
+    with Worker(samples.reference_copy(assignment, tmp_path / "reference")) as worker:
+        got = worker.call(f"autograder.graders.{assignment}.probes:train_and_predict", 300, 0,
+                          **arrays, **{argument: settings})
+    assert got["predictions"].shape == (50,) and set(got["predictions"]) <= set(range(10))
+    assert all(len(curve) == 1 for curve in got["history"].values())

@@ -88,6 +88,7 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
 
 
 def _seed_everything(seed: int) -> None:
+    """Python, numpy and torch (every device) seeded; cuDNN picks deterministic algorithms (gpu tier)."""
     import random
 
     import numpy
@@ -96,6 +97,8 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     numpy.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
