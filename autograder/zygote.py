@@ -102,6 +102,7 @@ def shared() -> Zygote:
 # --- the zygote process ---------------------------------------------------------------------------
 def serve(address: str) -> None:
     from autograder.sandbox.client import isolation, worker_zygote
+    from autograder.sandbox.worker import serve_forks
 
     for name in PRELOAD:
         importlib.import_module(name)
@@ -109,16 +110,7 @@ def serve(address: str) -> None:
     worker_zygote()  # one for every grader's workers
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
-    listener.listen(64)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
-    print("ready", flush=True)
-    while True:
-        connection, _ = listener.accept()
-        if os.fork() == 0:
-            listener.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the handler waits for its grader
-            _handle(connection)
-        connection.close()
+    serve_forks(listener, _handle)
 
 
 def _handle(connection: socket.socket) -> None:

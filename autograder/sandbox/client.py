@@ -215,11 +215,13 @@ class WorkerZygote:
         return (self.folder / "zygote.log").read_bytes()[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
 
     def alive(self) -> bool:
-        try:
+        if os.getpid() == self.owner:
+            return self.process.poll() is None
+        try:  # a fork of the owner (a grader forked by the grader zygote): not its parent, so no poll()
             os.kill(self.process.pid, 0)
         except ProcessLookupError:
             return False
-        return os.path.exists(self.address)
+        return True
 
     def fork(self, argv: list[str], env: dict[str, str], namespaces: bool, descriptors: list[int]) -> _Forked:
         """A new worker running ``worker.main(SUBMISSION, requests, replies, PLAN)`` with ``descriptors``
@@ -264,7 +266,7 @@ def worker_zygote() -> WorkerZygote:
 
 
 class Worker:
-    """One isolated interpreter for one submission, restarted after any failure.
+    """The isolated worker of one submission (a fork of the worker zygote), restarted after any failure.
 
     ``hide``: more paths the worker must not see (e.g. the grader's data root), with namespaces.
     """

@@ -239,15 +239,22 @@ def serve_zygote(address: str) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(address)
     os.chmod(address, 0o600)
+    serve_forks(listener, _handle)
+
+
+def serve_forks(listener: socket.socket, handle) -> None:
+    """Say ``ready`` on stdout, then fork ``handle(connection)`` (which never returns) for each connection on
+    ``listener``, forever. The handlers are reaped by the kernel; each waits for what it forks itself.
+    (The grader zygote, :mod:`autograder.zygote`, serves the same way.)"""
     listener.listen(64)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     print("ready", flush=True)
     while True:
         connection, _ = listener.accept()
         if os.fork() == 0:
             listener.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the handler waits for its worker
-            _handle(connection)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            handle(connection)
         connection.close()
 
 
