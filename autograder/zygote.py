@@ -19,6 +19,7 @@ import atexit
 import importlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,8 +32,8 @@ from pathlib import Path
 
 #: Imported once by the zygote: libraries and the kit's trusted modules, never a submission. (Not the
 #: reference solutions: a grader imports those of its own assignment by their plain module names.)
-PRELOAD = ("numpy", "torch", "torch.nn", "torch.optim", "torchvision", "sklearn.svm", "yaml", "pydantic", "pytest",
-           "autograder.plugin", "autograder.checks.accuracy", "autograder.checks.answers",
+PRELOAD = ("numpy", "torch", "torch.nn", "torch.optim", "torchvision", "timm", "sklearn.svm", "yaml", "pydantic",
+           "pytest", "autograder.plugin", "autograder.checks.accuracy", "autograder.checks.answers",
            "autograder.checks.gradients", "autograder.checks.models", "autograder.checks.static",
            "autograder.checks.values", "autograder.data", "autograder.reference")
 START_TIMEOUT = 120.0
@@ -45,14 +46,14 @@ class Zygote:
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-zygote-"))
         self.address = str(self.folder / "socket")
-        self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote", self.address],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        cwd=self.folder, start_new_session=True)
-        line = self.process.stdout.readline()
-        if line.strip() != b"ready":
-            errors = self.process.stderr.read().decode(errors="replace")[-2000:]
+        with open(self.folder / "zygote.log", "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote", self.address],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                            cwd=self.folder, start_new_session=True)
+        if self.process.stdout.readline().strip() != b"ready":
+            errors = (self.folder / "zygote.log").read_bytes()[-2000:].decode(errors="replace")
             self.close()
-            raise RuntimeError(f"the grader zygote failed to start: {line.decode(errors='replace')}{errors}")
+            raise RuntimeError(f"the grader zygote failed to start:\n{errors}")
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], output: Path, timeout: float) -> int | None:
         """Run ``pytest.main(argv)`` in a fresh grader; its exit code, or None when killed at ``timeout``."""
@@ -62,27 +63,31 @@ class Zygote:
             connection.connect(self.address)
             connection.sendall(json.dumps({"argv": argv, "cwd": str(cwd), "env": env, "output": str(output)}).encode()
                                + b"\n")
-            replies = connection.makefile("rb")
-            pid = json.loads(replies.readline())["pid"]
+            pid = _reply(connection, "pid")
             connection.settimeout(max(0.0, deadline - time.monotonic()))
             try:
-                return json.loads(replies.readline())["status"]
+                return _reply(connection, "status")
             except TimeoutError:
                 os.killpg(pid, signal.SIGKILL)  # the grader, and anything of its session
                 connection.settimeout(START_TIMEOUT)
-                connection.makefile("rb").readline()  # its handler reports once it has reaped it (a reader
-                #                                       that timed out cannot be read again)
+                _reply(connection, "status")  # its handler reports once it has reaped it
                 return None
 
     def close(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            stream.close()
-        for path in self.folder.iterdir():
-            path.unlink()
-        self.folder.rmdir()
+        self.process.stdout.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _reply(connection: socket.socket, key: str):
+    """``key`` of the handler's next line. An unbuffered reader, new each time: it reads no further than the
+    line, and one that timed out cannot be read again."""
+    line = connection.makefile("rb", buffering=0).readline()
+    if not line:
+        raise RuntimeError("the grader zygote stopped while grading")
+    return json.loads(line)[key]
 
 
 _shared: Zygote | None = None
