@@ -74,8 +74,13 @@ class Zygote:
                 return None
 
     def close(self) -> None:
+        """Stop the zygote: SIGTERM first, so that it stops its worker zygote and removes its folder."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.process.stdout.close()
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -112,7 +117,8 @@ def serve(address: str) -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     isolation()  # what this machine allows, probed once for every grader
-    worker_zygote()  # one for every grader's workers
+    worker_zygote()  # one for every grader's workers, stopped at exit
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit through atexit
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     serve_forks(listener, _handle)

@@ -1,7 +1,9 @@
 """The grader zygote: forked graders get exactly their cwd, environment and output file, report their exit
 code, run side by side, and are killed with their session at the timeout."""
 
+import glob
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -80,3 +82,13 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead, not yet reaped
     except FileNotFoundError:
         return False
+
+
+def test_a_closed_zygote_leaves_no_process_or_folder_behind():
+    folders = set(glob.glob(f"{tempfile.gettempdir()}/autograder-*zygote-*"))
+    grader_zygote = zygote.Zygote()
+    started = set(glob.glob(f"{tempfile.gettempdir()}/autograder-*zygote-*")) - folders
+    assert len(started) == 2  # its own folder and its worker zygote's
+    grader_zygote.close()
+    assert not set(glob.glob(f"{tempfile.gettempdir()}/autograder-*zygote-*")) - folders
+    assert not _alive(grader_zygote.process.pid)
