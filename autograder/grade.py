@@ -98,6 +98,11 @@ def grade_many(submissions: list[Submission], out: Path, options: Options, jobs:
                quiet: bool = False) -> dict[str, dict]:
     """Grade in parallel (``jobs`` graders at a time); already graded submissions are reused unless
     ``force``. Writes ``out/grades.csv`` and returns name -> results."""
+    names = [s.name for s in submissions]
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"grade_many: submission names must be unique (they name the output folders): "
+                         f"{', '.join(twice)} given more than once")
     out.mkdir(parents=True, exist_ok=True)
     graded: dict[str, dict] = {}
     todo = []

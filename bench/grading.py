@@ -70,8 +70,8 @@ def generated_class(assignment: str, size: int, root: Path) -> list[Submission]:
     entries = []
     for index in range(size):
         name, build = kinds[index % len(kinds)]
-        path = build(root / f"{index:03d}_{name}")
-        entries.append(Submission(path.stem, path, assignment))
+        folder = root / f"{index:03d}_{name}"
+        entries.append(Submission(folder.name, build(folder), assignment))
     return entries
 
 

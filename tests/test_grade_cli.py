@@ -100,3 +100,10 @@ def test_check_prints_feedback_and_fails_on_the_template(tmp_path, capsys):
     assert code == 1
     assert "FAIL test_manual.py::test_forward" in out and "manual.forward" in out
     assert "hidden" not in out and "test_backward_matches_autograd" not in out
+
+
+def test_grade_many_refuses_two_submissions_of_one_name(classroom, tmp_path):
+    twice = [Submission("alice", classroom / "alice", "tp1_mlp"), Submission("alice", classroom / "carol", "tp1_mlp")]
+    with pytest.raises(ValueError, match="alice given more than once"):
+        grade_many(twice, tmp_path, Options(only=FAST), quiet=True)
+    assert not (tmp_path / "alice").exists()
