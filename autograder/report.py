@@ -42,6 +42,8 @@ def _pyplot():
 def _check_figures(name: str, record: dict, reference: dict | None) -> str:
     """Learning curves (dashed: the reference's, mean of its calibration seeds) and confusion matrix of one
     accuracy check, as inline PNGs."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     parts = []
     history = record.get("history") or {}
@@ -58,6 +60,7 @@ def _check_figures(name: str, record: dict, reference: dict | None) -> str:
         if "threshold" in record:
             axes[1].axhline(record["threshold"], color="grey", linestyle=":", label="required")
         for axis, label in zip(axes, ("loss", "accuracy")):
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.set_xlabel("epoch")
             axis.set_ylabel(label)
             if axis.get_legend_handles_labels()[0]:
