@@ -146,9 +146,6 @@ def _build_root(plan: dict) -> None:
             _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
         elif os.path.isfile(new + path):
             _mount("/dev/null", new + path, None, MS_BIND)
-    for path in plan["keep"]:
-        os.makedirs(new + path, exist_ok=True)
-        _bind(f"/proc/self/fd/{originals[path]}", new + path, read_only=True)
     for path in ("/dev", "/sys"):
         os.makedirs(new + path, exist_ok=True)
         _bind(path, new + path, read_only=False)
@@ -157,6 +154,9 @@ def _build_root(plan: dict) -> None:
     for path in plan["scratch"]:
         os.makedirs(new + path, exist_ok=True)
         _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['scratch_mb']}m,mode=1777")
+    for path in plan["keep"]:  # after the scratch space: an interpreter under /tmp stays visible
+        os.makedirs(new + path, exist_ok=True)
+        _bind(f"/proc/self/fd/{originals[path]}", new + path, read_only=True)
     os.makedirs(new + plan["box"], mode=0o700)
     shutil.copytree(f"/proc/self/fd/{originals[plan['box']]}", new + plan["box"], dirs_exist_ok=True)
     for descriptor in originals.values():
