@@ -133,10 +133,12 @@ def write_curves(assignment: str, figures: list[Figures], seeds: int) -> Path:
     return path
 
 
-def reference_curves(assignment: str, check: str) -> dict | None:
-    """The stored reference curves of ``check`` (``{"seeds", "history"}``), if measured with its current budget."""
+def reference_curves(assignment: str) -> dict[str, dict]:
+    """Check id -> stored reference curves (``{"seeds", "history"}``) of ``assignment``, for the checks whose
+    curves were measured with their current budget."""
     path = curves_path(assignment)
-    entry = json.loads(path.read_text()).get(check) if path.exists() else None
-    if entry is None or entry["budget"] != config.load().assignment(assignment).check(check).budget:
-        return None
-    return entry
+    if not path.exists():
+        return {}
+    checks = config.load().assignment(assignment)
+    return {check: entry for check, entry in json.loads(path.read_text()).items()
+            if entry["budget"] == checks.check(check).budget}

@@ -82,10 +82,12 @@ def _check_figures(name: str, record: dict, reference: dict | None) -> str:
     return "".join(parts)
 
 
-def student_page(name: str, document: dict) -> str:
+def student_page(name: str, document: dict, curves: dict[str, dict] | None = None) -> str:
+    """The page of one submission; ``curves``: the reference curves of its assignment (read when not given)."""
     from autograder.calibrate import reference_curves
 
     extra = document["extra_data"]
+    curves = reference_curves(extra["assignment"]) if curves is None else curves
     rows = []
     for test in document["tests"]:
         ok = test["status"] == "passed"
@@ -94,7 +96,7 @@ def student_page(name: str, document: dict) -> str:
                     f"<td class=nowrap>{test['execution_time']:.1f} s</td><td><pre>{html.escape(test['output'])}</pre></td></tr>")
         record = extra["records"].get(test["name"], {})
         if record.get("history") or record.get("confusion"):
-            figures = _check_figures(test["name"], record, reference_curves(extra["assignment"], test["name"]))
+            figures = _check_figures(test["name"], record, curves.get(test["name"]))
             rows.append(f"<tr class=figures><td></td><td colspan=4>{figures}</td></tr>")
     return (f"<!doctype html><meta charset=utf-8><title>{html.escape(name)}</title><style>{STYLE}</style>"
             f"<h1>{html.escape(name)} — {html.escape(extra['assignment'])}</h1>"
@@ -151,9 +153,16 @@ def class_page(graded: dict[str, dict]) -> tuple[str, dict[str, bytes]]:
 
 def write_all(out: Path, graded: dict[str, dict]) -> None:
     """``out/<name>/report.html`` for each submission; ``out/index.html`` and its PNG figures for the class."""
+    from autograder.calibrate import reference_curves
+
+    curves: dict[str, dict[str, dict]] = {}  # assignment -> its reference curves, read once
     for name, document in graded.items():
+        assignment = document["extra_data"]["assignment"]
+        if assignment not in curves:
+            curves[assignment] = reference_curves(assignment)
         (out / name).mkdir(parents=True, exist_ok=True)
-        (out / name / "report.html").write_text(student_page(name, document), encoding="utf-8")
+        (out / name / "report.html").write_text(student_page(name, document, curves[assignment]),
+                                                encoding="utf-8")
     page, pngs = class_page(graded)
     for file_name, png in pngs.items():
         (out / file_name).write_bytes(png)
