@@ -46,6 +46,18 @@ def image_arrays(n_train, n_test, name=None):
                             "(or DATA) to your torchvision data folder")
 
 
+def plot_history(history):
+    """Loss and accuracy per epoch of a train.main history, train and test side by side."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.5))
+    for split in ("train", "test"):
+        ax_loss.plot(history[f"{split}_loss"], marker="o", label=split)
+        ax_acc.plot(history[f"{split}_acc"], marker="o", label=split)
+    ax_loss.set(xlabel="epoch", ylabel="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy")
+    ax_loss.legend()
+    plt.show()
+
+
 def layer_table(model, input_shape):
     """Output shape and parameter count of every leaf layer for one input of input_shape (C, H, W)."""
     rows, hooks = [], []
@@ -96,14 +108,7 @@ torch.manual_seed(SEED)
 history_lenet = train.main(train_loader, test_loader, models.LeNet5(), epochs=budget(5, 1), lr=0.1,
                            device=DEVICE, quiet=True, seed=SEED)
 print(f"LeNet-5 on {name}: test accuracy {history_lenet['test_acc'][-1]:.1%}")
-fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.5))
-for split in ("train", "test"):
-    ax_loss.plot(history_lenet[f"{split}_loss"], marker="o", label=split)
-    ax_acc.plot(history_lenet[f"{split}_acc"], marker="o", label=split)
-ax_loss.set(xlabel="epoch", ylabel="loss")
-ax_acc.set(xlabel="epoch", ylabel="accuracy")
-ax_loss.legend()
-plt.show()
+plot_history(history_lenet)
 ''')
 
 CIFARNET = Code('''
@@ -116,14 +121,7 @@ history_cifarnet = train.main(train_loader, test_loader, models.CifarNet(in_chan
                               epochs=budget(5, 1), lr=0.1, device=DEVICE, quiet=True, seed=SEED)
 print(f"CifarNet on {name} ({len(y_train)} training images): final test accuracy "
       f"{history_cifarnet['test_acc'][-1]:.1%}")
-fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.5))
-for split in ("train", "test"):
-    ax_loss.plot(history_cifarnet[f"{split}_loss"], marker="o", label=split)
-    ax_acc.plot(history_cifarnet[f"{split}_acc"], marker="o", label=split)
-ax_loss.set(xlabel="epoch", ylabel="loss")
-ax_acc.set(xlabel="epoch", ylabel="accuracy")
-ax_loss.legend()
-plt.show()
+plot_history(history_cifarnet)
 ''')
 
 STATISTICS = Code('''
