@@ -55,21 +55,18 @@ class TensorLoader(torch.utils.data.DataLoader):
                  seed: int = 0, crop: int | None = None, flip: bool = False, center: int | None = None):
         super().__init__(torch.utils.data.TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle,
                          generator=torch.Generator().manual_seed(seed))
-        self.images, self.labels = images, labels
         self.shuffle, self.crop, self.flip, self.center = shuffle, crop, flip, center
 
-    def __len__(self) -> int:
-        return (len(self.labels) + self.batch_size - 1) // self.batch_size
-
     def __iter__(self):
-        count = len(self.labels)
+        images, labels = self.dataset.tensors
+        count = len(labels)
         order = torch.randperm(count, generator=self.generator) if self.shuffle else torch.arange(count)
-        order = order.to(self.images.device)
+        order = order.to(images.device)
         for start in range(0, count, self.batch_size):
             index = order[start:start + self.batch_size]
-            batch = self.images[index]
+            batch = images[index]
             if self.crop is not None:
                 batch = random_crop_flip(batch, self.crop, self.generator, self.flip)
             elif self.center is not None:
                 batch = center_crop(batch, self.center)
-            yield batch, self.labels[index]
+            yield batch, labels[index]

@@ -59,7 +59,7 @@ class Grader:
 
 def pytest_configure(config) -> None:
     """With ``--submission``: register the grader and start the submission's worker at once, so that it
-    imports torch while this process collects the graders."""
+    sets itself up (namespaces, its own root, limits) while this process collects the graders."""
     if config.getoption("submission") is not None:
         from autograder import data
 

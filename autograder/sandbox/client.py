@@ -290,7 +290,7 @@ class Worker:
         self.close()
 
     def start(self) -> None:
-        """Start the worker without waiting for it (it imports torch while the grader gets ready)."""
+        """Start the worker without waiting for it (it sets itself up while the grader gets ready)."""
         if self.process is not None:
             return
         # home (grader's, 0711: the worker's uid may cross it, not list it): output.log, box/
