@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -75,8 +75,6 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
 
 def grade_one(submission: Submission, out: Path, options: Options) -> dict:
     """Grade one submission into ``out/<name>/results.json`` and return the results."""
-    grading = config.load(options.grading_path)
-    target = out / submission.name / "results.json"
     try:
         with submission.unpacked() as (folder, problems):
             if problems:
@@ -85,36 +83,70 @@ def grade_one(submission: Submission, out: Path, options: Options) -> dict:
                 records, note, seconds = run_grader(folder, submission.name, submission.assignment, options)
     except Exception as error:  # noqa: BLE001 - whatever happens, the submission gets a record
         records, note, seconds = {}, f"grading failed: {type(error).__name__}: {error}", 0.0
-    document = results.build(submission.assignment, grading.assignment(submission.assignment).title,
-                             options.checks(grading, submission.assignment), options.tier, records,
-                             seed=options.seed if options.seed is not None else grading.seed,
-                             seconds=seconds, note=note)
+    return write_record(submission, out, options, records, note, seconds)
+
+
+def write_record(submission: Submission, out: Path, options: Options, records: dict[str, dict], note: str = "",
+                 seconds: float = 0.0) -> dict:
+    """Write the results of ``options``' checks into ``out/<name>/results.json``, keeping the tests of
+    the other checks already there (the other tier's), and return the whole record."""
+    grading = config.load(options.grading_path)
+    assignment = grading.assignment(submission.assignment)
+    target = out / submission.name / "results.json"
+    document = results.build(submission.assignment, assignment.title, options.checks(grading, submission.assignment),
+                             options.tier, records, seed=options.seed if options.seed is not None else grading.seed,
+                             seconds=seconds, note=note, previous=read_record(target),
+                             order=[c.id for c in assignment.checks])
     document["extra_data"]["submission"] = submission.name
     results.write(target, document)
     return document
 
 
-def grade_many(submissions: list[Submission], out: Path, options: Options, jobs: int = 1, force: bool = False,
-               quiet: bool = False) -> dict[str, dict]:
-    """Grade in parallel (``jobs`` graders at a time); already graded submissions are reused unless
-    ``force``. Writes ``out/grades.csv`` and returns name -> results."""
+def read_record(path: Path) -> dict | None:
+    """A results.json written before, or None (none, or unreadable)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def to_grade(submissions: list[Submission], out: Path, options: Options,
+             force: bool = False) -> tuple[dict[str, dict], list[tuple[Submission, Options]]]:
+    """Split ``submissions`` into those whose record in ``out`` holds every check of this run (name ->
+    record) and those to grade, each with options for what it lacks: checks without a test, checks whose
+    cluster task died, and with ``force`` every check of the run's tier (a rerun of a tier replaces only
+    that tier's tests)."""
     names = [s.name for s in submissions]
     if len(set(names)) != len(names):
         twice = sorted({name for name in names if names.count(name) > 1})
-        raise ValueError(f"grade_many: submission names must be unique (they name the output folders): "
+        raise ValueError(f"submission names must be unique (they name the output folders): "
                          f"{', '.join(twice)} given more than once")
-    out.mkdir(parents=True, exist_ok=True)
-    graded: dict[str, dict] = {}
-    todo = []
+    grading = config.load(options.grading_path)
+    done: dict[str, dict] = {}
+    todo: list[tuple[Submission, Options]] = []
     for submission in submissions:
-        existing = out / submission.name / "results.json"
-        if existing.exists() and not force:
-            graded[submission.name] = json.loads(existing.read_text())
+        record = read_record(out / submission.name / "results.json")
+        outcomes = {t["name"]: t.get("extra_data", {}).get("outcome") for t in record["tests"]} if record else {}
+        checks = options.checks(grading, submission.assignment)
+        missing = [c for c in checks if outcomes.get(c.id, "died") == "died" or (force and c.tier == options.tier)]
+        if not missing:
+            done[submission.name] = record
+        elif missing == checks:
+            todo.append((submission, options))
         else:
-            todo.append(submission)
+            todo.append((submission, replace(options, only=tuple(c.id for c in missing))))
+    return done, todo
+
+
+def grade_many(submissions: list[Submission], out: Path, options: Options, jobs: int = 1, force: bool = False,
+               quiet: bool = False) -> dict[str, dict]:
+    """Grade in parallel (``jobs`` graders at a time) what :func:`to_grade` finds missing in ``out``;
+    writes ``out/grades.csv`` and returns name -> results."""
+    graded, todo = to_grade(submissions, out, options, force)
+    out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
             tqdm(total=len(todo), desc="grading", unit="submission", disable=quiet) as bar:
-        for submission, document in zip(todo, pool.map(lambda s: grade_one(s, out, options), todo)):
+        for (submission, _), document in zip(todo, pool.map(lambda entry: grade_one(entry[0], out, entry[1]), todo)):
             graded[submission.name] = document
             bar.update()
     results.write_grades_csv(out / "grades.csv", graded)

@@ -82,6 +82,11 @@ def _check_figures(name: str, record: dict, reference: dict | None) -> str:
     return "".join(parts)
 
 
+def _tier_mark(test: dict) -> str:
+    """The mark after a gpu check's name in the report (cpu is the default tier)."""
+    return " <small>(gpu tier)</small>" if test.get("extra_data", {}).get("tier") == "gpu" else ""
+
+
 def student_page(name: str, document: dict, curves: dict[str, dict] | None = None) -> str:
     """The page of one submission; ``curves``: the reference curves of its assignment (read when not given)."""
     from autograder.calibrate import reference_curves
@@ -92,7 +97,8 @@ def student_page(name: str, document: dict, curves: dict[str, dict] | None = Non
     for test in document["tests"]:
         ok = test["status"] == "passed"
         rows.append(f"<tr><td class={'pass' if ok else 'fail'}>{'✓' if ok else '✗'}</td>"
-                    f"<td>{html.escape(test['name'])}</td><td class=nowrap>{test['score']:g}/{test['max_score']:g}</td>"
+                    f"<td>{html.escape(test['name'])}{_tier_mark(test)}</td>"
+                    f"<td class=nowrap>{test['score']:g}/{test['max_score']:g}</td>"
                     f"<td class=nowrap>{test['execution_time']:.1f} s</td><td><pre>{html.escape(test['output'])}</pre></td></tr>")
         record = extra["records"].get(test["name"], {})
         if record.get("history") or record.get("confusion"):

@@ -14,14 +14,21 @@ from pathlib import Path
 from autograder.config import Check, Tier
 
 VISIBILITY = {"public": "visible", "hidden": "after_published"}
+#: outcomes of a check that are the grader's fault, not the student's
+GRADER_FAULTS = ("error", "not run", "died")
 
 
 def build(assignment: str, title: str, checks: list[Check], tier: Tier, records: dict[str, dict], *,
-          seed: int, seconds: float, note: str = "") -> dict:
-    """One results.json document: every check graded gets a test entry, run or not."""
+          seed: int, seconds: float, note: str = "", previous: dict | None = None, order: list[str] = ()) -> dict:
+    """One results.json document: every check graded gets a test entry, run or not, marked with the check's
+    tier and its outcome (the grader's status, "not run", or "died" when the cluster task grading it died).
+
+    With ``previous`` (the submission's record so far), its tests of the other checks listed in ``order``
+    (the assignment's check ids) are kept: the cpu and gpu tiers of a submission make one record.
+    """
     tests = []
     for check in checks:
-        record = records.get(check.id) or {"status": "error", "output": note or "this check did not run",
+        record = records.get(check.id) or {"status": "not run", "output": note or "this check did not run",
                                            "seconds": 0.0}
         passed = record["status"] == "passed"
         output = record["output"] if not passed else ""
@@ -30,10 +37,20 @@ def build(assignment: str, title: str, checks: list[Check], tier: Tier, records:
         tests.append({"name": check.id, "score": check.points if passed else 0.0, "max_score": check.points,
                       "status": "passed" if passed else "failed", "output": output,
                       "visibility": VISIBILITY[check.visibility],
-                      "execution_time": round(float(record.get("seconds", 0.0)), 3)})
+                      "execution_time": round(float(record.get("seconds", 0.0)), 3),
+                      "extra_data": {"tier": check.tier, "outcome": record["status"]}})
+    kept_records = {}
+    if previous:
+        graded = {t["name"] for t in tests}
+        kept = [t for t in previous["tests"] if t["name"] in order and t["name"] not in graded]
+        tests = sorted(tests + kept, key=lambda t: order.index(t["name"]))
+        kept_records = {t["name"]: previous["extra_data"]["records"][t["name"]] for t in kept
+                        if t["name"] in previous["extra_data"]["records"]}
+        tier = "gpu" if "gpu" in (tier, previous["extra_data"]["tier"]) else "cpu"
+        seconds += previous["execution_time"]
     score = sum(t["score"] for t in tests)
     max_score = sum(t["max_score"] for t in tests)
-    errors = [c for c in tests if records.get(c["name"], {}).get("status") in (None, "error")]
+    errors = [t["name"] for t in tests if t.get("extra_data", {}).get("outcome") in GRADER_FAULTS]
     summary = f"{title}: {score:g} / {max_score:g} ({tier} tier)"
     if note:
         summary += f"\n{note}"
@@ -41,7 +58,7 @@ def build(assignment: str, title: str, checks: list[Check], tier: Tier, records:
             "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"assignment": assignment, "tier": tier, "seed": seed, "max_score": max_score,
                            "grader_errors": len(errors),
-                           "records": {k: v.get("record", {}) for k, v in records.items()}}}
+                           "records": {**kept_records, **{k: v.get("record", {}) for k, v in records.items()}}}}
 
 
 def write(path: Path, results: dict) -> None:
