@@ -7,19 +7,19 @@
         tests/*.py                         otter's public tests (they call the kit's checks in-process)
         <module>.py ... answers.yml        stripped modules and blank answers (the kit's stripper)
         README.md                          how to work, check (`autograder check`) and submit
-        .github/workflows/autograde.yml    cpu tier on every push, gpu tier on a self-hosted runner label
+        .github/workflows/classroom.yml    GitHub Classroom: public checks (student kit), points to Classroom
     <out>/<a>/autograder/
         <a>-gradescope.zip                 setup.sh + run_autograder (→ `autograder grade`, isolated) + kit/
         <a>-otter.zip                      otter-grader's autograder zip (notebook tests; optional)
         <a>-solution.ipynb                 the solution notebook (otter's autograder copy)
         selftest.json                      otter run of the reference export (must be 100 %)
 
-and ``<out>/README.md`` for the course. Gates (``ReleaseError``, a clear message): a solution line leaking
+and, for the course, ``<out>/README.md`` and ``<out>/staff/.github/workflows/grade.yml`` (the staff's grading
+workflow, :mod:`autograder.classroom`). Gates (``ReleaseError``, a clear message): a solution line leaking
 into any released file, the solution notebook failing to execute (any cell error) or scoring less than
 100 % on its own otter tests.
 
-``python -m autograder.bundle gradescope|summary`` are the entry points of the Gradescope script and of the
-GitHub workflow.
+``python -m autograder.bundle gradescope`` is the entry point of the Gradescope script.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import config, strip
+from autograder import classroom, config, strip
 from autograder.notebooks import NotebookError, code_cells, export_zip, otter_assign, otter_run, write_master
 from autograder.release import ReleaseError, template_files
 
@@ -172,9 +172,9 @@ def build_assignment(assignment: str, target: Path, quiet: bool = False) -> Path
             (student / relative).parent.mkdir(parents=True, exist_ok=True)
             (student / relative).write_text(text, encoding="utf-8")
         (student / "README.md").write_text(_student_readme(assignment, template), encoding="utf-8")
-        workflow = student / ".github" / "workflows" / "autograde.yml"
+        workflow = student / ".github" / "workflows" / "classroom.yml"
         workflow.parent.mkdir(parents=True)
-        workflow.write_text(_render("autograde.yml", assignment=assignment), encoding="utf-8")
+        workflow.write_text(classroom.student_workflow(assignment), encoding="utf-8")
         (student / ".gitignore").write_text(".OTTER_LOG\n__pycache__/\n*.zip\n.ipynb_checkpoints/\ngraded/\n")
         check_leaks(assignment, student)
 
@@ -203,6 +203,9 @@ def build(out: Path, assignments: list[str], quiet: bool = False, jobs: int = 1)
     rows = "\n".join(f"| `{a}` | {grading.assignment(a).title} | {grading.assignment(a).max_score('cpu'):g} | "
                      f"{grading.assignment(a).max_score('gpu'):g} |" for a in assignments)
     (out / "README.md").write_text(_COURSE_README.format(rows=rows), encoding="utf-8")
+    staff_workflow = out / "staff" / ".github" / "workflows" / "grade.yml"
+    staff_workflow.parent.mkdir(parents=True, exist_ok=True)
+    staff_workflow.write_text(classroom.staff_workflow(assignments), encoding="utf-8")
     return out
 
 
@@ -215,20 +218,38 @@ _COURSE_README = """\
 
 Per assignment:
 
-- `student/` — hand it out as is (a zip, or a GitHub Classroom template repository: it carries
-  `.github/workflows/autograde.yml`; set the variables `AUTOGRADER_KIT_REPO`, optionally
-  `AUTOGRADER_GPU_LABEL`, and the secret `AUTOGRADER_KIT_TOKEN`).
+- `student/` — hand it out as is (a zip, or a GitHub Classroom template repository). Students install the
+  student kit it carries into their own environment, beside their own torch
+  (`pip install kit/labcheck-*.whl`), and check their work with `labcheck check <a>`: the public checks,
+  their feedback and the public score.
+  On GitHub Classroom, `.github/workflows/classroom.yml` runs the same public checks on every push (a
+  GitHub-hosted runner, no secret, one grader step per check) and reports their points to Classroom.
+  Students can edit that workflow: its points are feedback, never the grade.
 - `autograder/<a>-gradescope.zip` — Gradescope's "zip file upload" autograder (Ubuntu 22.04 base image):
   `setup.sh` installs Python 3.11 and the kit, `run_autograder` runs `autograder grade` (the isolated,
   authoritative grader, cpu tier) on the submission: the notebook's export zip or the student's files.
 - `autograder/<a>-otter.zip` — otter-grader's own autograder (the notebook's checks run inside the student's
   kernel: use it for self-checks, not for grades); `otter run` needs no Docker.
 - `autograder/<a>-solution.ipynb` — the solution notebook; `selftest.json` — its otter run (100 %).
+
+Grades (authoritative: every check, hidden ones included, student code in the sandbox) come from the staff:
+
+- On a staff machine: clone the class's repositories into one folder, one sub-folder per student (for
+  instance `gh repo list ORG --json name --jq '.[].name'`, then `gh repo clone ORG/NAME FOLDER/NAME` for each
+  repository of the assignment), then `autograder grade FOLDER --assignment <a>`: one record per repository,
+  named after its folder, in `graded/` (`grades.csv`, `index.html`, and per student `results.json` and a
+  report); `.git` folders are never graded.
+- On GitHub: copy `staff/.github/workflows/grade.yml` into the staff's private grading repository (this kit;
+  no student can push there) and give that repository the secret `CLASS_REPOS_TOKEN`, a token that can read
+  the students' repositories. Run "Grade the class" by hand with the assignment, the organisation and the
+  repositories' name prefix (GitHub Classroom names them `<prefix>-<login>`): it clones them into one folder,
+  records the graded commits in `commits.csv`, grades the cpu tier on a GitHub-hosted runner and, when given
+  the label of the staff's self-hosted GPU runner, the gpu tier there; the grades are the run's artifacts.
 """
 
 
 # --------------------------------------------------------------------------------------------------------
-# Entry points of the Gradescope script and of the GitHub workflow
+# Entry point of the Gradescope script
 # --------------------------------------------------------------------------------------------------------
 
 def locate(root: Path, assignment: str) -> Path | None:
@@ -274,21 +295,6 @@ def gradescope(assignment: str, root: Path) -> dict:
     return document
 
 
-def summary(graded: Path) -> str:
-    """Markdown for a GitHub job summary: score per submission and one line per check."""
-    lines = []
-    for path in sorted(Path(graded).glob("*/results.json")):
-        document = json.loads(path.read_text())
-        max_score = document.get("extra_data", {}).get("max_score") or sum(t["max_score"] for t in document["tests"])
-        lines += [f"## Score: {document['score']:g} / {max_score:g}", "", document["output"].splitlines()[0], "",
-                  "| check | points | result |", "|---|---:|---|"]
-        for test in document["tests"]:
-            result = "✅" if test["status"] == "passed" else "❌ " + " ".join(test["output"].split())[:300]
-            lines.append(f"| `{test['name']}` | {test['score']:g}/{test['max_score']:g} | {result} |")
-        lines.append("")
-    return "\n".join(lines) if lines else "No results were produced (see the job log)."
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bundle", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -300,8 +306,6 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser = commands.add_parser("gradescope", help="grade a Gradescope tree (run_autograder)")
     grade_parser.add_argument("--assignment", required=True)
     grade_parser.add_argument("--root", type=Path, default=Path(os.environ.get(GRADESCOPE_ROOT, "/autograder")))
-    summary_parser = commands.add_parser("summary", help="Markdown score summary of a grade --out folder")
-    summary_parser.add_argument("graded", type=Path)
     args = parser.parse_args(argv)
     if args.command == "build":
         try:
@@ -309,11 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         except ReleaseError as error:
             print(f"autograder release: {error}", file=sys.stderr)
             return 1
-    elif args.command == "gradescope":
+    else:
         document = gradescope(args.assignment, args.root)
         print(document["output"].splitlines()[0] if document.get("output") else "graded")
-    else:
-        print(summary(args.graded))
     return 0
 
 
