@@ -86,16 +86,28 @@ def cmd_grade(args) -> int:
         submissions = discover([Path(p) for p in args.submissions], args.assignment)
     except SubmissionError as error:
         raise SystemExit(f"autograder grade: {error}") from None
-    if args.tier == "gpu":
+    if args.tier == "gpu" and args.executor == "local":
         import torch
 
         if not torch.cuda.is_available():
             print("autograder grade: --tier gpu on a machine without CUDA: gpu checks will be skipped "
                   "(and score 0)", file=sys.stderr)
-    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(submissions))))
-    options = Options(tier=args.tier, seed=args.seed, threads=threads, data=args.data)
+    if args.executor == "slurm":
+        threads = args.threads or args.cpus_per_task
+    else:
+        threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(submissions))))
+    options = Options(tier=args.tier, seed=args.seed, threads=threads, data=args.data, grading_path=args.grading)
     started = time.monotonic()
-    graded = grade_many(submissions, Path(args.out), options, jobs=args.jobs, force=args.force, quiet=args.quiet)
+    if args.executor == "slurm":
+        from autograder.cluster import Slurm, grade_class
+
+        slurm = Slurm(partition=args.partition, gpus_per_task=args.gpus_per_task, time_min=args.time,
+                      array_parallelism=args.array_parallelism, cpus_per_task=args.cpus_per_task,
+                      mem_gb=args.mem_gb, folder=args.slurm_folder)
+        graded = grade_class(submissions, Path(args.out), options, slurm, force=args.force, quiet=args.quiet)
+    else:
+        graded = grade_many(submissions, Path(args.out), options, jobs=args.jobs, force=args.force,
+                            quiet=args.quiet)
     if not args.no_report:
         from autograder import report
 
@@ -176,8 +188,22 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--out", default="graded", help="output folder (default: graded/)")
     grade.add_argument("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
     grade.add_argument("--data", type=Path, default=None, help="data root (default: $AUTOGRADER_DATA or .data)")
-    grade.add_argument("--force", action="store_true", help="grade again submissions already graded")
+    grade.add_argument("--force", action="store_true",
+                       help="grade again the checks of this tier already graded (the other tier's are kept)")
+    grade.add_argument("--grading", type=Path, default=None, help="grading.yml to use (default: the kit's)")
     grade.add_argument("--no-report", action="store_true", help="skip the HTML reports")
+    grade.add_argument("--executor", choices=("local", "slurm"), default="local",
+                       help="local: this machine (--jobs at a time); slurm: one Slurm job array through submitit, "
+                            "one submission per task (OUT must be shared with the nodes)")
+    cluster = grade.add_argument_group("--executor slurm", "resources of each array task")
+    cluster.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's)")
+    cluster.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per task (1 for --tier gpu)")
+    cluster.add_argument("--time", type=int, default=60, help="time limit of a task, in minutes")
+    cluster.add_argument("--array-parallelism", type=int, default=32, help="tasks running at once")
+    cluster.add_argument("--cpus-per-task", type=int, default=2, help="CPU cores per task (its worker's threads)")
+    cluster.add_argument("--mem-gb", type=float, default=None, help="memory per task (default: the partition's)")
+    cluster.add_argument("--slurm-folder", type=Path, default=None,
+                         help="submitit's pickles and task logs, shared with the nodes (default: OUT/.slurm)")
     grade.set_defaults(func=cmd_grade)
 
     demo = commands.add_parser("demo", parents=[common], help="release, then grade the reference, the template and samples")
