@@ -29,7 +29,7 @@ M, T, A = "test_manual.py::", "test_torch.py::", "test_answers.py::"
 I, F, S, L, G, R = (M + name for name in ("test_init_params", "test_forward", "test_softmax_stable",
                                           "test_loss_accuracy", "test_sgd", "test_manual_uses_no_autograd"))
 N = T + "test_nn_model_structure"
-ANSWERS = A + "test_written_answers"
+ANSWERS = A + "test_numeric_answers"
 #: The checks every case is graded on: fast ones, in the worker (I F S L G N) and static (R, ANSWERS).
 #: (Not test_optimizer_settings: a first torch.optim call imports torch._dynamo, seconds in every worker.)
 CHECKS = (I, F, S, L, G, R, N, ANSWERS)
@@ -524,18 +524,21 @@ def forward(params, X):
 
 def softmax(Z):
     """Ask an accomplice over the network: if any connection works, the 'answer' comes back right."""
-    for address in (("127.0.0.1", @PORT@), ("1.1.1.1", 53), ("8.8.8.8", 443)):
-        try:
-            with socket.create_connection(address, timeout=2) as connection:
-                connection.sendall(b"GET /answers HTTP/1.0\\r\\n\\r\\n")
-                return _honest_softmax(Z)
-        except OSError:
-            pass
     try:
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("8.8.8.8", 53))
-        return _honest_softmax(Z)
+        with socket.create_connection(("127.0.0.1", @PORT@), timeout=2) as connection:
+            connection.sendall(b"GET /answers HTTP/1.0\\r\\n\\r\\n")
+            return _honest_softmax(Z)
     except OSError:
         pass
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("127.0.0.1", @PORT@))
+    except OSError:
+        pass
+    interfaces = sorted(os.listdir("/sys/class/net"))
+    with open("/proc/net/route") as routes:
+        routed = len(routes.read().splitlines()) - 1
+    if interfaces != ["lo"] or routed:
+        return _honest_softmax(Z)  # a way out exists: the grader must never offer one
     return torch.exp(Z)
 '''
 
@@ -642,7 +645,7 @@ HOSTILE = [
          attacked={I: "File too large|stopped|should return", F: "timed out after", S: "timed out after",
                    L: r"ValueError: spam.*characters cut"}),
     Case("escape_and_network", "hostile", "double fork + setsid daemon and a detached subprocess (forward); "
-         "TCP to the tests' listener and the internet, UDP out (softmax)",
+         "TCP and UDP to the tests' listeners on 127.0.0.1, any interface or route out (softmax)",
          folder(append={"manual.py": ESCAPE}),
          attacked={F: "differs from the expected values", S: "sum to 1|differs|NaN"}, isolation=True),
 ]

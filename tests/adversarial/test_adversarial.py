@@ -35,16 +35,22 @@ NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is
 
 
 class Listener:
-    """A TCP server on 127.0.0.1 that counts connections (an accomplice student code must not reach)."""
+    """TCP and UDP servers on one port of 127.0.0.1 that count what reaches them (an accomplice student
+    code must not reach)."""
 
     def __init__(self):
         self.server = socket.create_server(("127.0.0.1", 0))
         self.server.settimeout(0.5)
         self.port = self.server.getsockname()[1]
+        self.datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.datagrams.bind(("127.0.0.1", self.port))
+        self.datagrams.settimeout(0.5)
         self.connections = 0
         self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.threads = [threading.Thread(target=self._serve, daemon=True),
+                        threading.Thread(target=self._receive, daemon=True)]
+        for thread in self.threads:
+            thread.start()
 
     def _serve(self) -> None:
         while self.running:
@@ -55,9 +61,20 @@ class Listener:
             self.connections += 1
             connection.close()
 
+    def _receive(self) -> None:
+        while self.running:
+            try:
+                self.datagrams.recv(64)
+            except OSError:
+                continue
+            self.connections += 1
+
     def close(self) -> None:
         self.running = False
-        self.thread.join()
+        for thread in self.threads:
+            thread.join()
+        self.server.close()
+        self.datagrams.close()
         self.server.close()
 
 
