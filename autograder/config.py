@@ -27,7 +27,7 @@ class Check(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^test_\w+\.py::test_\w+(\[[\w.-]+\])?$")
-    points: float = Field(gt=0)
+    points: float = Field(ge=0)
     visibility: Literal["public", "hidden"]
     tier: Tier = "cpu"
     timeout: float = Field(default=60, gt=0, le=3600)

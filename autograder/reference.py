@@ -6,6 +6,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from autograder.checks import answers
 from autograder.config import ROOT
 
 SOLUTIONS = ROOT / "solutions"
@@ -23,3 +24,13 @@ def module(assignment: str, name: str):
     if Path(loaded.__file__).resolve().parent != Path(folder).resolve():
         raise ImportError(f"reference module {name!r} of {assignment} resolved to {loaded.__file__}")
     return loaded
+
+
+def answer_key(assignment: str) -> dict[str, dict]:
+    """``solutions/<assignment>/answers.yml``: the key of the numeric written answers."""
+    return answers.load_key(SOLUTIONS / assignment / "answers.yml")
+
+
+def answer_formats(assignment: str) -> dict[str, dict]:
+    """How many numbers each numeric answer holds (public: the student kit checks the format only)."""
+    return answers.formats(answer_key(assignment))

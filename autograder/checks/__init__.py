@@ -3,3 +3,7 @@
 
 class CheckFailed(AssertionError):
     """A check the submission did not pass; the message is the student's feedback."""
+
+
+class ProbeFailed(Exception):
+    """A probe that did not produce a value: student exception, timeout, crash or bad reply."""

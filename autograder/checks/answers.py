@@ -1,4 +1,4 @@
-"""Numeric written answers: the student's answers.yml against the key in solutions/<a>/answers.yml."""
+"""Numeric written answers: the student's answers.yml, its format (public) and against the answer key."""
 
 from __future__ import annotations
 
@@ -69,11 +69,36 @@ def judge(submitted: dict, key: dict[str, dict]) -> list[str]:
     return problems
 
 
-def assert_answers(submission: Path, key_path: Path, keys: list[str] | None = None) -> None:
-    """All (or the listed) answers right; the message lists every wrong one with targeted feedback."""
-    key = load_key(key_path)
-    if keys is not None:
-        key = {name: key[name] for name in keys}
+def formats(key: dict[str, dict]) -> dict[str, dict]:
+    """What a well-formed answer looks like, without the answer: ``{key: {question, values}}`` where
+    ``values`` is how many numbers the answer holds (1: a number; more: a list of that length)."""
+    return {name: {"question": entry["question"], "values": len(_numbers(entry["answer"]) or [None])}
+            for name, entry in key.items()}
+
+
+def assert_answer_formats(submission: Path, expected: dict[str, dict]) -> None:
+    """Every answer present and well-formed (a number, or a list of numbers of the right length); says
+    nothing of whether it is right."""
+    submitted = load_submitted(submission)
+    problems = []
+    for name, entry in expected.items():
+        given = submitted.get(name)
+        given = given.get("answer") if isinstance(given, dict) else given
+        label = f"{name} (question {entry['question']})"
+        count = entry["values"]
+        wanted = "a number" if count == 1 else f"a list of {count} numbers"
+        got = None if given is None else _numbers(given)
+        if given is None:
+            problems.append(f"{label}: no answer yet ({wanted})")
+        elif got is None or len(got) != count or (count > 1 and not isinstance(given, list)):
+            problems.append(f"{label}: expected {wanted}, got {str(given)[:80]!r}")
+    if problems:
+        raise CheckFailed("answers.yml (format only: whether the answers are right is checked at grading):\n"
+                          + "\n".join(problems))
+
+
+def assert_answers(submission: Path, key: dict[str, dict]) -> None:
+    """All answers of ``key`` right; the message lists every wrong one with targeted feedback."""
     problems = judge(load_submitted(submission), key)
     if problems:
-        raise CheckFailed("written answers:\n" + "\n".join(problems))
+        raise CheckFailed("numeric answers:\n" + "\n".join(problems))

@@ -48,3 +48,20 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: floa
     index = list(map(int, worst))
     raise CheckFailed(f"{what} differs from the expected values: at index {index} got "
                       f"{actual[worst]:.6g}, expected {expected[worst]:.6g}")
+
+
+def float_arrays(value):
+    """Floats from a probe (scalar results) as 0-d float64 arrays, recursively through dicts and lists, so
+    that :func:`expect_array` accepts them."""
+    if isinstance(value, float):
+        return np.array(value)
+    if isinstance(value, dict):
+        return {k: float_arrays(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [float_arrays(v) for v in value]
+    return value
+
+
+def expect_arrays(got: dict, shapes: dict[str, tuple], where: str) -> dict[str, np.ndarray]:
+    """The arrays ``got[name]`` for each name of ``shapes``, each checked for its shape."""
+    return {name: expect_array(got.get(name), f"{where}'s returned {name}", shape) for name, shape in shapes.items()}

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from autograder import reference
-from autograder.checks.values import expect_array
+from autograder.checks.models import layer_shapes
+from autograder.sandbox.probing import summarize_model
 
 twolayer = reference.module("recvis_a2", "twolayer")
 data = reference.module("recvis_a2", "data")
@@ -107,18 +108,18 @@ def linear_epoch(state: dict, train: tuple, test: tuple, lr: float, batch_size: 
             "state": {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}}
 
 
-def arrays(value):
-    """Floats from the worker (scalar results) as 0-d float64 arrays, recursively through dicts and lists."""
-    if isinstance(value, float):
-        return np.array(value)
-    if isinstance(value, dict):
-        return {k: arrays(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [arrays(v) for v in value]
-    return value
+def model_summary(name: str, input_shape: tuple[int, ...]) -> dict:
+    """:func:`summarize_model` of the reference ``convnet.<name>()`` for an input of ``input_shape``."""
+    return summarize_model(getattr(convnet, name)(), input_shape)
 
 
-def returned_weights(got: dict, d: int, h: int, where: str) -> dict[str, np.ndarray]:
-    """Wi (d, h), bi (h,), Wo (h,), bo () of a train_loop result, each checked for its shape."""
-    shapes = {"Wi": (d, h), "bi": (h,), "Wo": (h,), "bo": ()}
-    return {k: expect_array(got[k], f"{where}'s returned {k}", shape) for k, shape in shapes.items()}
+
+
+def model_shapes(name: str, input_shape: tuple[int, ...]) -> dict:
+    """:func:`model_summary` without the parameter counts (graded answers)."""
+    return layer_shapes(model_summary(name, input_shape))
+
+#: The image of Part 2 (its output sizes are graded answers: never in a public check).
+HANDOUT_IMAGE = (384, 512)
+#: The handout's parameter count of ConvNet (a graded answer).
+CONVNET_PARAMS = 258_058

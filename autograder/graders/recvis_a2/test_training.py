@@ -5,6 +5,7 @@ import numpy as np
 
 from autograder import data as datasets
 from autograder.checks.accuracy import assert_accuracy
+from autograder.checks.values import expect_arrays, float_arrays
 from autograder.graders.recvis_a2 import _reference as ref
 
 
@@ -21,7 +22,8 @@ def test_train_loop_double_moon(probe, check, seed, rng, record):
         curve = np.asarray(got[key], dtype=np.float64)
         if curve.ndim == 1 and len(curve) == budget["nEpochs"] * n:
             record.setdefault("history", {})[key] = curve[n - 1::n].tolist()  # end of each epoch, in %
-    weights = ref.returned_weights(ref.arrays(got), Xtr.shape[1], h, "twolayer.train_loop")
+    weights = expect_arrays(float_arrays(got), {"Wi": (Xtr.shape[1], h), "bi": (h,), "Wo": (h,), "bo": ()},
+                            "twolayer.train_loop")
     scores = np.maximum(Xheld @ weights["Wi"] + weights["bi"], 0) @ weights["Wo"] + weights["bo"]
     predictions = np.where(scores > 0, 1, np.where(scores < 0, 0, -1)).astype(np.int64)  # 0 scores are errors
     assert_accuracy(predictions, (Yheld > 0).astype(np.int64), check.threshold, where, record)

@@ -6,13 +6,13 @@ import numpy as np
 from autograder.checks import CheckFailed
 from autograder.checks.gradients import assert_gradients
 from autograder.checks.static import assert_not_used
-from autograder.checks.values import assert_close, expect_array
+from autograder.checks.values import assert_close, expect_array, expect_arrays, float_arrays
 from autograder.graders.recvis_a2 import _reference as ref
 
 
 def test_sigm_stable(probe, rng):
     x = np.concatenate([rng.normal(0, 5, 10), [-1000.0, -60.0, 0.0, 60.0, 1000.0]]).reshape(3, 5)
-    got = ref.arrays(probe("sigm", x=x))
+    got = float_arrays(probe("sigm", x=x))
     if "warning" in got:
         raise CheckFailed(f"{got['warning']}: sigm must not overflow for large |x| (evaluate exp only of "
                           "non-positive numbers, e.g. exp(-|x|))")
@@ -31,7 +31,7 @@ def test_forward_logloss(probe, rng):
         scale *= 2
     X[-2:] *= scale  # |Yo| above 1000 where -Y Yo > 0: log(1 + exp(-Y Yo)) must not overflow
     Y[-2:] = -np.sign(ref.forward(X[-2:], Y[-2:], params)["Yo"])
-    got = ref.arrays(probe("forward_logloss", X=X, Y=Y, params=params, single_X=X[0], single_Y=Y[0]))
+    got = float_arrays(probe("forward_logloss", X=X, Y=Y, params=params, single_X=X[0], single_Y=Y[0]))
     for name, x, y, shape in (("batch", X, Y, (len(Y),)), ("single", X[0], Y[0], ())):
         want = ref.forward(x, y, params)
         what = f"twolayer.nnet_forward_logloss on {'a batch X (N, d)' if name == 'batch' else 'one sample X (d,)'}"
@@ -47,7 +47,7 @@ def test_forward_logloss(probe, rng):
 
 def test_gradient_nn_finite_differences(probe, rng):
     problem = ref.random_problem(rng, 2)
-    got = ref.arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
+    got = float_arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
     for grads, X, Y in zip(got, problem["X"], problem["Y"]):
         numeric = ref.numeric_gradients(X, Y, problem["params"])
         assert_gradients(grads, numeric, f"twolayer.gradient_nn (one example, Y = {Y:+.0f}; against central "
@@ -56,7 +56,7 @@ def test_gradient_nn_finite_differences(probe, rng):
 
 def test_gradient_nn_matches_reference(probe, rng):
     problem = ref.random_problem(rng, 10, d_range=(2, 9), h_range=(5, 21))
-    got = ref.arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
+    got = float_arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
     for grads, X, Y in zip(got, problem["X"], problem["Y"]):
         want = ref.analytic_gradients(X, Y, problem["params"])
         assert_gradients(grads, want, f"twolayer.gradient_nn (one example, Y = {Y:+.0f}, d = {len(X)}, "
@@ -68,7 +68,7 @@ def test_gradient_nn_numerical_central(probe, rng):
     pick = int(rng.integers(2))
     X, Y, params = problem["X"][pick], problem["Y"][pick], problem["params"]
     eps_values = [1e-2, 1e-3]
-    got = ref.arrays(probe("gradient_nn_numerical", X=X, Y=Y, params=params, eps_values=eps_values))
+    got = float_arrays(probe("gradient_nn_numerical", X=X, Y=Y, params=params, eps_values=eps_values))
     where = "twolayer.gradient_nn_numerical"
     if got["modified"]:
         raise CheckFailed(f"{where} modified the arrays passed in ({', '.join(got['modified'])}): perturb copies "
@@ -111,7 +111,7 @@ def test_train_loop_records_after_each_step(probe, rng, seed):
     Xtr, Ytr = _unbalanced(rng, n, 12, int(rng.integers(2**31)))
     Xval, Yval = _unbalanced(rng, m, 5, int(rng.integers(2**31)))
     where = "twolayer.train_loop"
-    got = ref.arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, lrate=0.02, nEpochs=epochs,
+    got = float_arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, lrate=0.02, nEpochs=epochs,
                 train_seed=seed % 2**31))
     for key in ("tr_error", "val_error"):
         expect_array(got[key], f"{where}'s {key} (nEpochs = {epochs}, N = {n} training samples)", (epochs * n,))
@@ -122,7 +122,7 @@ def test_train_loop_records_after_each_step(probe, rng, seed):
                     "errors after the SGD step of each iteration, not before") if np.isclose(value, 100) else ""
             raise CheckFailed(f"{where}: {key}[0] = {value:g}%, expected the error after the first SGD step "
                               f"({allowed[0]:g}% or {allowed[1]:g}% on this data){hint}")
-    weights = ref.returned_weights(got, 2, h, where)
+    weights = expect_arrays(got, {"Wi": (2, h), "bi": (h,), "Wo": (h,), "bo": ()}, where)
     for key, X, Y in (("tr_error", Xtr, Ytr), ("val_error", Xval, Yval)):
         want = ref.classification_error(X, Y, weights)
         if not np.isclose(got[key][-1], want, atol=1e-6):

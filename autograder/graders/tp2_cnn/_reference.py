@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from autograder import reference
+from autograder.checks.models import layer_shapes
 from autograder.sandbox.probing import summarize_model
 
 models = reference.module("tp2_cnn", "models")
@@ -17,6 +18,15 @@ def summary(kind: str, kwargs: dict, input_shape: tuple[int, ...], train_mode: b
     """summarize_model of the reference ``models.<kind>(**kwargs)`` (kind: CifarNet or LeNet5)."""
     torch.manual_seed(0)
     return summarize_model(getattr(models, kind)(**kwargs), input_shape, train=train_mode)
+
+
+def shapes(kind: str, kwargs: dict, input_shape: tuple[int, ...]) -> dict:
+    """:func:`summary` without the parameter counts (public checks must not carry graded answers)."""
+    return layer_shapes(summary(kind, kwargs, input_shape))
+
+
+#: The handout's parameter counts of CifarNet (a graded answer: never in a public check).
+HANDOUT_PARAMS = {"default": 1_191_170, "batch_norm": 1_191_490}
 
 
 def random_state(rng: np.random.Generator, **kwargs) -> dict[str, np.ndarray]:
