@@ -4,9 +4,11 @@
 
     <out>/<a>/student/                     the student's starting folder (a GitHub Classroom template repo)
         <a>.ipynb                          handout + experiments + answer cells + grader.check cells
-        tests/*.py                         otter's public tests (they call the kit's checks in-process)
+        tests/*.py                         otter's public tests (they call the student kit in-process)
         <module>.py ... answers.yml        stripped modules and blank answers (the kit's stripper)
-        README.md                          how to work, check (`autograder check`) and submit
+        kit/labcheck-*.whl                 the student kit: public checks, no secret (:mod:`autograder.studentkit`)
+        requirements.txt                   what the lab imports besides torch (unpinned)
+        README.md                          how to work, check (`labcheck check`) and submit
         .github/workflows/classroom.yml    GitHub Classroom: public checks (student kit), points to Classroom
     <out>/<a>/autograder/
         <a>-gradescope.zip                 setup.sh + run_autograder (→ `autograder grade`, isolated) + kit/
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -35,7 +38,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import classroom, config, strip
+from autograder import classroom, config, data, strip, studentkit
 from autograder.notebooks import NotebookError, code_cells, export_zip, otter_assign, otter_run, write_master
 from autograder.release import ReleaseError, template_files
 
@@ -109,8 +112,11 @@ def _student_readme(assignment: str, template: dict[str, str]) -> str:
     rows = "\n".join(f"| `{name}` | " + ("your code (the notebook and the docstrings say what)"
                                           if "NotImplementedError(" in template[name] or "# TODO" in template[name]
                                           else "provided: nothing to write") + " |" for name in modules)
+    notebook = (config.ROOT / "assignments" / assignment / "notebook.py").read_text(encoding="utf-8")
+    datasets = [name for name, folder in data.LAYOUT.items() if re.search(rf"\b({name}|{folder})\b", notebook)]
     return _render("student_README.md", assignment=assignment, title=entry.title, module_rows=rows,
-                   points=f"{entry.max_score('gpu'):g}", cpu_points=f"{entry.max_score('cpu'):g}")
+                   points=f"{entry.max_score('gpu'):g}", cpu_points=f"{entry.max_score('cpu'):g}",
+                   datasets=" ".join(datasets))
 
 
 def _secrets(assignment: str) -> set[str]:
@@ -176,6 +182,14 @@ def build_assignment(assignment: str, target: Path, quiet: bool = False) -> Path
         workflow.parent.mkdir(parents=True)
         workflow.write_text(classroom.student_workflow(assignment), encoding="utf-8")
         (student / ".gitignore").write_text(".OTTER_LOG\n__pycache__/\n*.zip\n.ipynb_checkpoints/\ngraded/\n")
+        files = studentkit.package_files([assignment])
+        leaks = studentkit.scan(files, [assignment])
+        if leaks:
+            raise ReleaseError(f"{assignment}: the student kit holds secrets of the grading kit:\n" + "\n".join(leaks[:10]))
+        studentkit.write_wheel(files, student / "kit")
+        (student / "requirements.txt").write_text(
+            "# What this lab's code and notebook import (your own torch stays: no torch here)\n"
+            + "".join(f"{name}\n" for name in studentkit.lab_requirements(assignment)), encoding="utf-8")
         check_leaks(assignment, student)
 
         staff = target / "autograder"

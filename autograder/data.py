@@ -1,6 +1,7 @@
 """Data sets used by the graders, in torchvision's own folder layout under one data root.
 
-The CPU tier reads real Fashion-MNIST from Debian's ``dataset-fashion-mnist`` package, gunzipped once by
+The student kit ships this module too (``labcheck data``: the notebooks read ``$AUTOGRADER_DATA``, else
+``data/`` beside them). The CPU tier reads real Fashion-MNIST from Debian's ``dataset-fashion-mnist`` package, gunzipped once by
 ``autograder data prepare`` into ``<root>/FashionMNIST/raw/`` where
 ``torchvision.datasets.FashionMNIST(root, download=False)`` finds it.
 """
@@ -15,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.config import ROOT
-
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 #: Where torchvision keeps each data set under the data root.
 LAYOUT = {"FashionMNIST": "FashionMNIST/raw", "MNIST": "MNIST/raw", "CIFAR10": "cifar-10-batches-py"}
@@ -29,7 +28,9 @@ class DataMissing(RuntimeError):
 
 
 def root(option: Path | None = None) -> Path:
-    """``--data``, else ``$AUTOGRADER_DATA``, else ``<repo>/.data``."""
+    """``--data``, else ``$AUTOGRADER_DATA``, else ``<repo>/.data`` (the grading kit's)."""
+    from autograder.config import ROOT
+
     return Path(option or os.environ.get("AUTOGRADER_DATA") or ROOT / ".data").resolve()
 
 

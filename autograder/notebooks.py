@@ -4,7 +4,7 @@ A master notebook is built with nbformat from ``assignments/<a>/statement.md`` (
 kept) and ``assignments/<a>/notebook.py`` (the setup cell, the experiment cells and where the public checks
 go). Every paragraph of the handout that asks for a *(written answer)* becomes an otter **manual** question
 with an answer cell; every group of checks becomes an otter autograded question whose test cases call
-:func:`run_check`, which runs the grader's own pytest test function in-process: same probes
+:func:`autograder.selfcheck.run_check`, which runs the grader's own pytest test function in-process: same probes
 (``autograder.graders.<a>.probes``), same judges (``autograder.checks``), same grading.yml entry. Nothing is
 re-implemented; otter is the notebook / self-check layer and the authoritative grade comes from
 ``autograder grade`` (isolated worker).
@@ -20,14 +20,11 @@ to ``python3``, a wall-clock limit and a private ``TMPDIR``).
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-import hashlib
 import importlib
 import importlib.util
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -35,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -285,9 +281,10 @@ def _sections(blocks: list[Block], inserts: dict[str, list[Cell]], intro_end: in
 # --------------------------------------------------------------------------------------------------------
 
 def notebook_checks(assignment: str, grading: config.Grading | None = None) -> list[config.Check]:
-    """The checks a notebook runs: cpu tier and no training budget (the others stay with `autograder grade`)."""
+    """The checks a notebook runs: the public ones without a training budget, as the student kit has them
+    (hidden and training checks stay with `autograder grade`)."""
     grading = grading or config.load()
-    return [c for c in grading.assignment(assignment).selected("cpu") if not c.budget]
+    return [c for c in grading.assignment(assignment).selected("cpu", "public") if not c.budget]
 
 
 def _raw(source: str):
@@ -299,7 +296,7 @@ def _test_cell(assignment: str, check: config.Check) -> str:
     return (f'""" # BEGIN TEST CONFIG\npoints: {check.points:g}\nhidden: {str(check.visibility == "hidden").lower()}\n'
             f'""" # END TEST CONFIG\n'
             f"def {function}(env):\n"
-            f"    from autograder.notebooks import run_check\n"
+            f"    from autograder.selfcheck import run_check\n"
             f"    run_check({assignment!r}, {check.id!r}, env)\n")
 
 
@@ -420,7 +417,7 @@ def handout(assignment: str, setup: Code, inserts: dict[str, list[Cell]], closin
             for cell in section.cells:
                 cells += emit(cell)
     cells.append(nbformat.v4.new_markdown_cell(_ANSWERS))
-    cells.append(nbformat.v4.new_code_cell("from autograder.notebooks import show_answers\n\nshow_answers()"))
+    cells.append(nbformat.v4.new_code_cell("from autograder.selfcheck import show_answers\n\nshow_answers()"))
     if "answers" not in taken:
         cells += emit(Checks("answers", ["test_answers.py::*"], title="Numeric answers (answers.yml)"))
     for cell in closing or []:
@@ -497,214 +494,6 @@ def write_master(assignment: str, folder: Path, kit: Path | None = None) -> Path
     path = folder / f"{assignment}.ipynb"
     nbformat.write(notebook, path)
     return path
-
-
-# --------------------------------------------------------------------------------------------------------
-# Checks run in-process (the notebook's otter tests)
-# --------------------------------------------------------------------------------------------------------
-
-_STASH: dict[str, dict[str, dict]] = {}  # "<assignment>:reference" -> module name -> module
-_GRADING: dict[tuple, config.Grading] = {}
-
-
-def _grading() -> config.Grading:
-    """grading.yml, parsed once per version of the file (parsing it takes a while: checks run often)."""
-    path = config.ROOT / "grading.yml"
-    key = (str(path), path.stat().st_mtime_ns)
-    if key not in _GRADING:
-        _GRADING.clear()
-        _GRADING[key] = config.load(path)
-    return _GRADING[key]
-
-
-def _managed_names(assignment: str, folder: Path) -> set[str]:
-    """Top-level module names the reference and the student's folder both define (they must not mix)."""
-    places = (SOLUTIONS / assignment, folder)
-    names = set(_grading().assignment(assignment).modules)
-    for place in places:
-        names |= {p.stem for p in place.glob("*.py") if p.stem.isidentifier()}
-
-    def foreign(name: str) -> bool:  # the kit, the standard library, installed packages: never swapped
-        origin = getattr(sys.modules.get(name), "__file__", None) or ""
-        return (name in sys.stdlib_module_names or name in {"autograder", "otter", "torch", "numpy"}
-                or "site-packages" in Path(origin).parts or origin.startswith(sys.base_prefix + os.sep))
-
-    return {name for name in names if not foreign(name)}
-
-
-@contextlib.contextmanager
-def _modules(names: set[str], stash: dict, path: str) -> Iterator[None]:
-    """Within: ``sys.modules`` holds ``stash``'s modules for ``names`` (no other) and ``path`` leads
-    ``sys.path``; on exit what was imported under ``names`` goes back to ``stash`` and the caller's modules
-    and ``sys.path`` are restored."""
-    outside = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] in names}
-    sys.modules.update(stash)
-    saved_path = list(sys.path)
-    sys.path.insert(0, path)
-    importlib.invalidate_caches()
-    writing = sys.dont_write_bytecode
-    sys.dont_write_bytecode = True
-    try:
-        yield
-    finally:
-        sys.dont_write_bytecode = writing
-        stash.clear()
-        stash.update({name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] in names})
-        sys.path[:] = saved_path
-        sys.modules.update(outside)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Seed random, numpy and torch like the worker does, and give the notebook its random state back."""
-    import numpy
-    import torch
-
-    states = random.getstate(), numpy.random.get_state(), torch.random.get_rng_state()
-    random.seed(seed)
-    numpy.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(states[0])
-        numpy.random.set_state(states[1])
-        torch.random.set_rng_state(states[2])
-
-
-def _plain(value):
-    """The value as the grader would receive it from the worker (the wire's plain-data round trip)."""
-    from autograder.sandbox import wire
-
-    blobs: list[bytes] = []
-    encoded = json.loads(json.dumps(wire._encode(value, blobs)))
-    return wire._decode(encoded, blobs)
-
-
-def _parameters(function, name: str) -> dict:
-    """Keyword arguments of a parametrised test for its id (``test_circles[manual]`` → ``variant="manual"``)."""
-    wanted = name.partition("[")[2].removesuffix("]")
-    if not wanted:
-        return {}
-    for mark in getattr(function, "pytestmark", []):
-        if mark.name != "parametrize":
-            continue
-        argnames, argvalues = mark.args[0], mark.args[1]
-        argnames = [a.strip() for a in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
-        ids = mark.kwargs.get("ids")
-        for index, values in enumerate(argvalues):
-            values = getattr(values, "values", values)  # pytest.param
-            values = tuple(values) if len(argnames) > 1 else (values,)
-            ident = ids[index] if isinstance(ids, (list, tuple)) else "-".join(str(v) for v in values)
-            if ident == wanted:
-                return dict(zip(argnames, values))
-    raise NotebookError(f"{function.__name__}: no parameter set with id {wanted!r}")
-
-
-def check_seed(base: int, folder: Path, check: config.Check) -> int:
-    """The per-check seed of the pytest plugin: base seed, submission name and check id hashed together."""
-    text = f"{base}|{folder.name}|{check.id}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
-
-
-def run_check(assignment: str, check_id: str, env: dict | None = None, folder: str | Path | None = None) -> None:
-    """Run the grader's test ``check_id`` in this process against the modules of ``folder`` (default: the
-    current directory, where the notebook is) and raise ``CheckFailed`` with the grader's feedback.
-
-    The test function, its probes and its judges are the kit's own; only the ``probe`` fixture differs: it
-    calls the probe here (student modules imported fresh from ``folder``, the notebook's own modules and
-    random state left as they were) instead of in the isolated worker. ``env`` is the notebook's globals:
-    its ``SEED`` is the base seed.
-    """
-    from autograder.checks import CheckFailed
-    from autograder.sandbox.client import ProbeFailed
-    from autograder.sandbox.probing import StudentError, to_plain
-    from autograder.sandbox.worker import _resolve, _student_traceback
-
-    folder = Path(folder or os.getcwd()).resolve()
-    grading = _grading()
-    check = grading.assignment(assignment).check(check_id)
-    base = (env or {}).get("SEED")
-    base = base if isinstance(base, int) and not isinstance(base, bool) else grading.seed
-    seed = check_seed(base, folder, check)
-    names = _managed_names(assignment, folder)
-    reference = _STASH.setdefault(f"{assignment}:reference", {})
-    student: dict = {}
-    file_name, _, test_name = check_id.partition("::")
-
-    def probe(name: str, timeout: float | None = None, **args):
-        target = name if ":" in name else f"autograder.graders.{assignment}.probes:{name}"
-        with _modules(names, student, str(folder)), _seeded(seed):
-            try:
-                value = to_plain(_resolve(target)(**args))
-            except StudentError as error:
-                raise ProbeFailed(str(error)) from None
-            except KeyboardInterrupt:
-                raise
-            except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
-                raise ProbeFailed(_student_traceback(error, str(folder))) from None
-        return _plain(value)
-
-    def data_root():
-        from autograder import data
-
-        return data.root()
-
-    def gpu_data_root():
-        raise CheckFailed("gpu-tier checks do not run in the notebook")
-
-    import numpy as np
-
-    fixtures = {"probe": lambda: probe, "check": lambda: check, "seed": lambda: seed,
-                "rng": lambda: np.random.default_rng(seed), "record": dict, "submission": lambda: folder,
-                "data_root": data_root, "gpu_data_root": lambda: gpu_data_root}
-    with _modules(names, reference, str(SOLUTIONS / assignment)):
-        module = importlib.import_module(f"autograder.graders.{assignment}.{file_name.removesuffix('.py')}")
-        function = getattr(module, test_name.partition("[")[0])
-        import inspect
-
-        arguments = _parameters(function, test_name)
-        for parameter in inspect.signature(function).parameters:
-            if parameter in arguments:
-                continue
-            if parameter not in fixtures:
-                raise CheckFailed(f"grader error (not your fault): fixture {parameter!r} is not available "
-                                  "in the notebook; run `autograder check` instead")
-            arguments[parameter] = fixtures[parameter]()
-        try:
-            function(**arguments)
-        except CheckFailed:
-            raise
-        except ProbeFailed as error:
-            raise CheckFailed(str(error)) from None
-        except AssertionError as error:
-            raise CheckFailed(str(error).split("\nassert ")[0]) from None
-        except Exception as error:  # noqa: BLE001 - a grader bug or a pytest.skip: reported, never raised as is
-            if type(error).__name__ == "Skipped":
-                raise CheckFailed(f"skipped: {error}") from None
-            raise CheckFailed(f"grader error (not your fault; tell the course staff): "
-                              f"{type(error).__name__}: {error}") from None
-
-
-def show_answers(folder: str | Path | None = None) -> None:
-    """Print the numeric answers of ``answers.yml`` (filled or not) without judging them."""
-    path = Path(folder or os.getcwd()) / "answers.yml"
-    if not path.is_file():
-        print(f"{path} not found: copy the answers.yml of the assignment next to this notebook")
-        return
-    try:
-        answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        print(f"answers.yml is not valid YAML: {str(error).splitlines()[0]}")
-        return
-    missing = 0
-    for key, entry in answers.items():
-        entry = entry if isinstance(entry, dict) else {"answer": entry}
-        answer = entry.get("answer")
-        missing += answer is None
-        label = f"{key} (question {entry.get('question', '?')})"
-        print(f"{'  -' if answer is None else '  ✓'} {label}: {'(no answer yet)' if answer is None else answer}")
-    print(f"{len(answers) - missing} of {len(answers)} answers filled in")
 
 
 # --------------------------------------------------------------------------------------------------------

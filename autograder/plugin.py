@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed
+from autograder.checks import CheckFailed, ProbeFailed
 from autograder.config import Check, load
-from autograder.sandbox.client import Limits, ProbeFailed, Worker
+from autograder.sandbox.client import Limits, Worker
 
 INTERNAL = "grader error (not your fault; tell the course staff)"
 

@@ -12,7 +12,7 @@ from autograder.grade import Options, grade_many
 from autograder.submissions import Submission, SubmissionError, discover
 
 FAST = ("test_manual.py::test_forward", "test_manual.py::test_backward_finite_differences",
-        "test_answers.py::test_written_answers")
+        "test_answers.py::test_numeric_answers")
 
 
 @pytest.fixture(scope="module")

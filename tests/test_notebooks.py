@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import bundle, config, notebooks, release, samples
+from autograder import bundle, config, notebooks, release, samples, selfcheck
 from autograder.checks import CheckFailed
 
 ASSIGNMENTS = [a for a in config.load().assignments
@@ -121,11 +121,13 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 def test_checks_run_in_process_with_the_graders_feedback(folders, monkeypatch):
     check = "test_manual.py::test_backward_finite_differences"
-    notebooks.run_check("tp1_mlp", check, {"SEED": 3}, folders["reference"])
+    selfcheck.run_check("tp1_mlp", check, {"SEED": 3}, folders["reference"])
     with pytest.raises(CheckFailed, match=r"not implemented yet: manual.backward: "):
-        notebooks.run_check("tp1_mlp", check, {"SEED": 3}, folders["template"])
-    with pytest.raises(CheckFailed, match="q4_nx .*no answer"):
-        notebooks.run_check("tp1_mlp", "test_answers.py::test_written_answers", None, folders["template"])
+        selfcheck.run_check("tp1_mlp", check, {"SEED": 3}, folders["template"])
+    with pytest.raises(CheckFailed, match=r"q4_nx .*no answer yet \(a number\)"):
+        selfcheck.run_check("tp1_mlp", "test_answers.py::test_answers_format", None, folders["template"])
+    with pytest.raises(CheckFailed, match="no public check"):
+        selfcheck.run_check("tp1_mlp", "test_answers.py::test_numeric_answers", None, folders["reference"])
 
 
 def test_in_process_checks_leave_the_notebooks_modules_and_path_alone(folders, monkeypatch):
@@ -138,19 +140,19 @@ def test_in_process_checks_leave_the_notebooks_modules_and_path_alone(folders, m
 
     path_before = list(sys.path)
     with pytest.raises(CheckFailed):
-        notebooks.run_check("tp1_mlp", "test_manual.py::test_forward", None, folders["template"])
-    notebooks.run_check("tp1_mlp", "test_manual.py::test_forward", None, folders["reference"])
+        selfcheck.run_check("tp1_mlp", "test_manual.py::test_forward", None, folders["template"])
+    selfcheck.run_check("tp1_mlp", "test_manual.py::test_forward", None, folders["reference"])
     assert sys.modules["manual"] is manual
     assert Path(manual.__file__).parent == folders["template"]
     assert sys.path == path_before
-    assert str(notebooks.SOLUTIONS / "tp1_mlp") not in sys.path
+    assert str(selfcheck.SOLUTIONS / "tp1_mlp") not in sys.path
     sys.modules.pop("manual")
 
 
 def test_show_answers_lists_what_is_filled(folders, capsys):
-    notebooks.show_answers(folders["template"])
+    selfcheck.show_answers(folders["template"])
     assert "0 of 3 answers filled in" in capsys.readouterr().out
-    notebooks.show_answers(folders["reference"])
+    selfcheck.show_answers(folders["reference"])
     assert "3 of 3 answers filled in" in capsys.readouterr().out
 
 

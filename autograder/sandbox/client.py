@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from autograder.checks import ProbeFailed
 from autograder.config import ROOT
 from autograder.sandbox import wire
 from autograder.submissions import copy_tree
@@ -79,10 +80,6 @@ NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mou
 #: Workers get uids from here up: base + 64 * (grader pid) + a per-process counter, unique per live worker.
 UID_BASE = 2**30
 _worker_numbers = itertools.count()
-
-
-class ProbeFailed(Exception):
-    """A probe that did not produce a value: student exception, timeout, crash or bad reply."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,27 @@ import torch
 
 class StudentError(Exception):
     """A problem in the submission, phrased for the student (file, function, what was expected)."""
+
+
+def student_traceback(error: BaseException, submission: str) -> str:
+    """The traceback lines that point into the submission, then the error itself (a template stub's
+    NotImplementedError alone: its message already names the function and gives the hint)."""
+    if type(error) is NotImplementedError and str(error):
+        return f"not implemented yet: {error}"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if os.path.abspath(frame.filename).startswith(submission + os.sep)]
+    lines = [f"  {os.path.relpath(f.filename, submission)}:{f.lineno} in {f.name}: {(f.line or '').strip()}"
+             for f in frames[-4:]]
+    summary = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return "\n".join([*lines, summary])
+
+
+def resolve_probe(name: str):
+    """The probe function called ``autograder.<...>:<function>``; nothing outside the package."""
+    module_name, _, function = name.partition(":")
+    if not module_name.startswith("autograder.") or not function.isidentifier():
+        raise ValueError(f"not a probe name: {name!r}")
+    return getattr(importlib.import_module(module_name), function)
 
 
 def student_module(name: str):

@@ -36,31 +36,10 @@ PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 CAPABILITY_VERSION_3 = 0x20080522
 
 
-def _student_traceback(error: BaseException, submission: str) -> str:
-    """The traceback lines that point into the submission, then the error itself (a template stub's
-    NotImplementedError alone: its message already names the function and gives the hint)."""
-    if type(error) is NotImplementedError and str(error):
-        return f"not implemented yet: {error}"
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if os.path.abspath(frame.filename).startswith(submission + os.sep)]
-    lines = [f"  {os.path.relpath(f.filename, submission)}:{f.lineno} in {f.name}: {(f.line or '').strip()}"
-             for f in frames[-4:]]
-    summary = "".join(traceback.format_exception_only(type(error), error)).strip()
-    return "\n".join([*lines, summary])
-
-
-def _resolve(name: str):
-    """The probe function called ``autograder.<...>:<function>``; nothing outside the package."""
-    module_name, _, function = name.partition(":")
-    if not module_name.startswith("autograder.") or not function.isidentifier():
-        raise ValueError(f"not a probe name: {name!r}")
-    return getattr(importlib.import_module(module_name), function)
-
-
 def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
     """Answer requests until the channel closes."""
     from autograder.sandbox import wire
-    from autograder.sandbox.probing import StudentError, to_plain
+    from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
 
     wire.send(replies_fd, {"ready": True})
     while True:
@@ -69,7 +48,7 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
         except EOFError:
             return
         try:
-            probe = _resolve(request["probe"])
+            probe = resolve_probe(request["probe"])
             seed = int(request.get("seed", 0))
             _seed_everything(seed)
             value = to_plain(probe(**request.get("args", {})))
@@ -77,7 +56,7 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
         except StudentError as error:
             reply = {"ok": False, "error": str(error)}
         except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
-            reply = {"ok": False, "error": _student_traceback(error, submission)}
+            reply = {"ok": False, "error": student_traceback(error, submission)}
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # e.g. the log hit the file size limit
                 stream.flush()
