@@ -44,7 +44,7 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
     wire.send(replies_fd, {"ready": True})
     while True:
         try:
-            request = wire.receive(requests_fd)
+            request = wire.receive(requests_fd, limit=wire.MAX_MESSAGE_BYTES, trusted=True)
         except EOFError:
             return
         try:
@@ -61,7 +61,7 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
             with contextlib.suppress(Exception):  # e.g. the log hit the file size limit
                 stream.flush()
         try:
-            wire.send(replies_fd, reply)
+            wire.send(replies_fd, reply, limit=wire.MAX_REPLY_BYTES)
         except wire.WireError as error:
             wire.send(replies_fd, {"ok": False, "error": f"the result cannot be sent back: {error}"})
 
