@@ -96,7 +96,8 @@ def cmd_grade(args) -> int:
         threads = args.threads or args.cpus_per_task
     else:
         threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(submissions))))
-    options = Options(tier=args.tier, seed=args.seed, threads=threads, data=args.data, grading_path=args.grading)
+    options = Options(tier=args.tier, seed=args.seed, threads=threads, data=args.data, grading_path=args.grading,
+                      deadline=args.deadline)
     started = time.monotonic()
     if args.executor == "slurm":
         from autograder.cluster import Slurm, grade_class
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="torch threads per worker (default: the cores shared among the parallel jobs)")
     grade.add_argument("--out", default="graded", help="output folder (default: graded/)")
     grade.add_argument("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
+    grade.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                       help="each submission's results.json is written within SECONDS; checks left unrun then "
+                            "score 0 as 'not run: the grading time ran out'")
     grade.add_argument("--data", type=Path, default=None, help="data root (default: $AUTOGRADER_DATA or .data)")
     grade.add_argument("--force", action="store_true",
                        help="grade again the checks of this tier already graded (the other tier's are kept)")

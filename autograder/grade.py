@@ -21,6 +21,9 @@ from autograder.config import GRADERS, Tier
 from autograder.submissions import Submission
 
 GRADER_OVERHEAD_SECONDS = 120
+#: with a deadline, the grader is stopped this long before it, so that results.json is written in time
+DEADLINE_MARGIN_SECONDS = 10
+OUT_OF_TIME = "not run: the grading time ran out"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Options:
     data: Path | None = None
     grading_path: Path | None = None
     only: tuple[str, ...] = ()  # check ids to run (default: every selected check)
+    deadline: float | None = None  # seconds each submission's grading may take, results.json included
 
     def checks(self, grading: config.Grading, assignment: str) -> list[config.Check]:
         """The checks this run grades."""
@@ -44,8 +48,10 @@ class Options:
 def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tuple[dict[str, dict], str, float]:
     """Run the pytest graders of ``assignment`` on ``folder`` (submission ``name``); return
     (records, note, seconds)."""
+    started = time.monotonic()
     checks = options.checks(config.load(options.grading_path), assignment)
     budget = sum(c.timeout for c in checks) + GRADER_OVERHEAD_SECONDS
+    ends = None if options.deadline is None else time.time() + options.deadline - DEADLINE_MARGIN_SECONDS
     targets = [str(GRADERS / assignment / c.id) for c in checks] if options.only else [str(GRADERS / assignment)]
     with tempfile.TemporaryDirectory(prefix="autograder-grade-") as scratch:
         report = Path(scratch) / "report.json"
@@ -58,18 +64,22 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
         command += [f"--seed={options.seed}"] * (options.seed is not None)
         command += [f"--data={options.data}"] * (options.data is not None)
         command += [f"--grading={options.grading_path}"] * (options.grading_path is not None)
+        command += [f"--deadline={ends}"] * (ends is not None)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         output = Path(scratch) / "output.txt"
-        started = time.monotonic()
-        status = zygote.shared().run(command, Path(scratch), env, output, timeout=budget)
+        grader_zygote = zygote.shared()
+        if ends is not None:
+            budget = max(1.0, min(budget, ends - time.time()))
+        status = grader_zygote.run(command, Path(scratch), env, output, timeout=budget)
         seconds = time.monotonic() - started
-        note = f"grading stopped after {budget:g} s" if status is None else ""
+        note = "" if status is not None else OUT_OF_TIME if ends is not None and time.time() >= ends else \
+            f"grading stopped after {budget:g} s"
         try:
             records = {r["id"]: r for r in json.loads(report.read_text())["checks"]}
         except (OSError, ValueError, KeyError):
             records = {}
             tail = output.read_bytes()[-1500:].decode("utf-8", "replace") if output.exists() else ""
-            note = note or f"the grader stopped before reporting (exit code {status}):\n{tail}"
+            note = note or f"the grader stopped before reporting ({zygote.describe_exit(status)}):\n{tail}"
     return records, note, seconds
 
 

@@ -18,9 +18,13 @@ import pytest
 
 from autograder.checks import CheckFailed, ProbeFailed
 from autograder.config import Check, load
-from autograder.sandbox.client import Limits, Worker
+from autograder.sandbox.client import GraderFault, Limits, OutOfTime, Worker
 
 INTERNAL = "grader error (not your fault; tell the course staff)"
+OUT_OF_TIME = "not run: the grading time ran out"
+#: seconds kept, before ``--deadline``, for pytest to finish and write its report
+GRACE_SECONDS = 5.0
+MIN_CHECK_SECONDS = 1.0  # a check that would get less than this is not started
 
 
 def pytest_addoption(parser) -> None:
@@ -34,6 +38,8 @@ def pytest_addoption(parser) -> None:
     group.addoption("--report", type=Path, default=None, help="write per-check records (JSON) here")
     group.addoption("--threads", type=int, default=1, help="torch threads in the worker")
     group.addoption("--data", type=Path, default=None, help="data folder (torchvision layout)")
+    group.addoption("--deadline", type=float, default=None,
+                    help="time (seconds since the epoch) by which the report must be written")
 
 
 def assignment_of(item) -> str:
@@ -56,6 +62,12 @@ class Grader:
     def entry(self, item) -> Check:
         return self.grading.assignment(assignment_of(item)).check(check_id(item))
 
+    def time_left(self) -> float:
+        """Seconds left for checks before the deadline (infinite without one)."""
+        if self.options.deadline is None:
+            return float("inf")
+        return self.options.deadline - GRACE_SECONDS - time.time()
+
 
 def pytest_configure(config) -> None:
     """With ``--submission``: register the grader and start the submission's worker at once, so that it
@@ -66,6 +78,8 @@ def pytest_configure(config) -> None:
         grader = Grader(config.option)
         limits = Limits(threads=grader.options.threads, memory_mb=None if grader.options.tier == "gpu" else 6144)
         grader.worker = Worker(grader.options.submission, limits, hide=(data.root(grader.options.data),))
+        if grader.options.deadline is not None:
+            grader.worker.deadline = grader.options.deadline - GRACE_SECONDS
         with contextlib.suppress(ProbeFailed):  # reported by the first probe, which tries again
             grader.worker.start()
         config.pluginmanager.register(grader, "autograder-grader")
@@ -178,21 +192,31 @@ def probe(request, worker, check, seed):
     """``probe(name, **args)`` runs ``autograder.graders.<assignment>.probes:<name>`` in the worker."""
     module = f"autograder.graders.{assignment_of(request.node)}.probes"
 
+    grader = _grader(request.config)
+
     def run(name: str, /, **args):
         target = name if ":" in name else f"{module}:{name}"
-        return worker.call(target, check.timeout, seed, **args)
+        left = grader.time_left()
+        if left < MIN_CHECK_SECONDS:
+            raise OutOfTime(OUT_OF_TIME)
+        return worker.call(target, min(check.timeout, left), seed, **args)
 
     return run
 
 
-def _message(call) -> tuple[str, bool]:
-    """Feedback text of a failed test and whether the grader itself broke."""
+def _message(call) -> tuple[str, str]:
+    """Feedback text of a failed test and its status: "failed" (the student's), "error" (the grader broke)
+    or "not run" (no time left)."""
     error = call.excinfo.value
+    if isinstance(error, OutOfTime):
+        return str(error), "not run"
+    if isinstance(error, GraderFault):
+        return f"{INTERNAL}: {error}", "error"
     if isinstance(error, (CheckFailed, ProbeFailed)):
-        return str(error), False
+        return str(error), "failed"
     if isinstance(error, AssertionError):
-        return str(error).split("\nassert ")[0], False
-    return f"{INTERNAL}: {type(error).__name__}: {error}", True
+        return str(error).split("\nassert ")[0], "failed"
+    return f"{INTERNAL}: {type(error).__name__}: {error}", "error"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -200,6 +224,8 @@ def pytest_runtest_setup(item) -> None:
     grader = item.config.pluginmanager.get_plugin("autograder-grader")
     if grader is not None:
         item.autograder_waited = grader.worker.waited
+        if grader.time_left() < MIN_CHECK_SECONDS:
+            raise OutOfTime(OUT_OF_TIME)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -218,19 +244,27 @@ def pytest_runtest_makereport(item, call):
     if report.skipped:
         entry.update(status="skipped", output=str(call.excinfo.value.msg if call.excinfo else "skipped"))
     elif report.failed:
-        message, internal = _message(call)
-        entry.update(status="error" if internal else "failed", output=message)
-    if report.when == "call":
+        message, status = _message(call)
+        entry.update(status=status, output=message)
+    if report.when == "call" or not report.passed:
         entry["record"] = getattr(item, "autograder_record", {})
+        _write_report(grader)  # so far: a grader stopped at the deadline keeps what it graded
+
+
+def _write_report(grader: Grader) -> None:
+    if grader.options.report is None:
+        return
+    payload = {"checks": list(grader.records.values()), "finished": time.time(),
+               "worker_starts": grader.worker.starts, "worker_wait_seconds": grader.worker.waited}
+    partial = grader.options.report.with_suffix(".partial")
+    partial.write_text(json.dumps(payload, indent=1, default=_jsonable))
+    partial.replace(grader.options.report)
 
 
 def pytest_sessionfinish(session) -> None:
     grader = session.config.pluginmanager.get_plugin("autograder-grader")
-    if grader is None or grader.options.report is None:
-        return
-    payload = {"checks": list(grader.records.values()), "finished": time.time(),
-               "worker_starts": grader.worker.starts, "worker_wait_seconds": grader.worker.waited}
-    grader.options.report.write_text(json.dumps(payload, indent=1, default=_jsonable))
+    if grader is not None:
+        _write_report(grader)
 
 
 def _jsonable(value):

@@ -82,6 +82,15 @@ UID_BASE = 2**30
 _worker_numbers = itertools.count()
 
 
+class GraderFault(ProbeFailed):
+    """The probe could not run for a reason of the grading machine (the worker did not start): never the
+    student's fault."""
+
+
+class OutOfTime(ProbeFailed):
+    """The probe was stopped at the grading deadline before its own timeout."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one worker process (its children inherit them)."""
@@ -278,6 +287,7 @@ class Worker:
         self.home: Path | None = None
         self.starts = 0
         self.waited = 0.0  # seconds the grader spent waiting for a worker to be ready
+        self.deadline: float | None = None  # time.time() past which no probe runs (the grading deadline)
         self._ready = False
 
     def __enter__(self) -> Self:
@@ -317,7 +327,7 @@ class Worker:
             for descriptor in (self._requests, self._replies):
                 os.close(descriptor)
             self.close()
-            raise ProbeFailed(f"the worker failed to start ({error})") from None
+            raise GraderFault(f"the worker failed to start ({error})") from None
         finally:
             for descriptor in (requests_read, replies_write, log):
                 os.close(descriptor)
@@ -326,29 +336,46 @@ class Worker:
 
     def _wait_until_ready(self) -> None:
         started = time.monotonic()
+        wait = min(STARTUP_TIMEOUT, self._time_left())
         try:
-            hello = wire.receive(self._replies, deadline=time.monotonic() + STARTUP_TIMEOUT)
+            hello = wire.receive(self._replies, deadline=time.monotonic() + wait)
         except (TimeoutError, EOFError, wire.WireError) as error:
+            try:
+                status = self.process.wait(timeout=1) if self.process and not isinstance(error, TimeoutError) else None
+            except subprocess.TimeoutExpired:
+                status = None
             excerpt = self._log_excerpt()
             self.close()
-            raise ProbeFailed(f"the worker failed to start ({type(error).__name__}){excerpt}") from None
+            if isinstance(error, TimeoutError) and wait < STARTUP_TIMEOUT:
+                raise OutOfTime("not run: the grading time ran out while the worker started") from None
+            cause = _describe_exit(status) if status is not None else type(error).__name__
+            raise GraderFault(f"the worker failed to start ({cause}){excerpt}") from None
         if hello != {"ready": True}:
             self.close()
-            raise ProbeFailed("the worker failed to start (unexpected greeting)")
+            raise GraderFault("the worker failed to start (unexpected greeting)")
         self._ready = True
         self.waited += time.monotonic() - started
 
+    def _time_left(self) -> float:
+        return float("inf") if self.deadline is None else max(0.0, self.deadline - time.time())
+
     def call(self, probe: str, timeout: float, seed: int = 0, /, **args):
-        """Run ``probe(**args)`` in the worker and return its value; raise ProbeFailed otherwise."""
+        """Run ``probe(**args)`` in the worker and return its value; raise ProbeFailed otherwise (OutOfTime
+        when the grading deadline, not ``timeout``, stopped it)."""
         self.start()
         if not self._ready:
             self._wait_until_ready()
+        capped = self._time_left() < timeout
+        timeout = min(timeout, self._time_left())
         started = time.monotonic()
         try:
             wire.send(self._requests, {"probe": probe, "args": args, "seed": seed})
             reply = wire.receive(self._replies, deadline=started + timeout)
         except TimeoutError:
             self.close()
+            if capped:
+                raise OutOfTime(f"stopped after {timeout:.0f} s: the grading time ran out (the submission's "
+                                "code was still running)") from None
             raise ProbeFailed(f"timed out after {timeout:g} s (an infinite loop, or too slow?)") from None
         except (BrokenPipeError, EOFError):
             try:
