@@ -37,6 +37,8 @@ PRELOAD = ("numpy", "torch", "torch.nn", "torch.optim", "torchvision", "timm", "
            "autograder.checks.gradients", "autograder.checks.models", "autograder.checks.static",
            "autograder.checks.values", "autograder.data", "autograder.reference")
 START_TIMEOUT = 120.0
+#: cgroup peak (page cache included) of one grading at ½ CPU, measured with bench/gradescope.py
+NEEDED_MEMORY_MB = 1400
 INTERNAL_ERROR = 70  # exit code of a grader that failed before pytest could run
 
 
@@ -51,9 +53,10 @@ class Zygote:
                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                                             cwd=self.folder, start_new_session=True)
         if self.process.stdout.readline().strip() != b"ready":
-            errors = (self.folder / "zygote.log").read_bytes()[-2000:].decode(errors="replace")
+            errors = (self.folder / "zygote.log").read_bytes()[-2000:].decode(errors="replace").strip()
             self.close()
-            raise RuntimeError(f"the grader zygote failed to start:\n{errors}")
+            raise RuntimeError(f"the grader zygote failed to start ({describe_exit(self.process.returncode)})"
+                               + (f":\n{errors}" if errors else ""))
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], output: Path, timeout: float) -> int | None:
         """Run ``pytest.main(argv)`` in a fresh grader; its exit code, or None when killed at ``timeout``."""
@@ -86,12 +89,72 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _memory_cgroup() -> Path | None:
+    """This process's memory cgroup folder (v1 ``memory`` hierarchy, else v2), or None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return Path("/sys/fs/cgroup/memory", path.lstrip("/"))
+    for line in lines:
+        if line.startswith("0::"):
+            return Path("/sys/fs/cgroup", line[3:].lstrip("/"))
+    return None
+
+
+def container_memory_mb() -> float | None:
+    """The memory limit of this process's cgroup in MB, or None when it has none."""
+    folder = _memory_cgroup()
+    for name in ("memory.limit_in_bytes", "memory.max"):
+        try:
+            text = (folder / name).read_text().strip()
+        except (OSError, TypeError):
+            continue
+        return int(text) / 2**20 if text != "max" and int(text) < 2**60 else None
+    return None
+
+
+def _oom_killed() -> bool:
+    """Whether the kernel reports an OOM kill in this process's memory cgroup."""
+    folder = _memory_cgroup()
+    for name in ("memory.oom_control", "memory.events"):
+        try:
+            values = dict(line.split() for line in (folder / name).read_text().splitlines())
+        except (OSError, TypeError, ValueError):
+            continue
+        return int(values.get("oom_kill", 0)) > 0
+    return False
+
+
+def describe_exit(status: int | None) -> str:
+    """An exit status in words; a SIGKILL names the likely cause, out of memory, with the container's limit
+    and what the kit needs (:data:`NEEDED_MEMORY_MB`)."""
+    if status is None:
+        return "it did not exit"
+    if status >= 0:
+        return f"exit code {status}"
+    try:
+        name = signal.Signals(-status).name
+    except ValueError:
+        return f"signal {-status}"
+    if name != "SIGKILL":
+        return name
+    limit = container_memory_mb()
+    has = f"this container has {limit:.0f} MB" if limit else "the machine's memory limit"
+    return (f"SIGKILL: most likely killed for memory ({has}; grading needs about {NEEDED_MEMORY_MB} MB: raise "
+            "the memory in Gradescope's autograder settings, or the machine's)")
+
+
 def _reply(connection: socket.socket, key: str):
     """``key`` of the handler's next line. An unbuffered reader, new each time: it reads no further than the
     line, and one that timed out cannot be read again."""
     line = connection.makefile("rb", buffering=0).readline()
     if not line:
-        raise RuntimeError("the grader zygote stopped while grading")
+        raise RuntimeError("the grader zygote stopped while grading"
+                           + (f" ({describe_exit(-signal.SIGKILL)})" if _oom_killed() else ""))
     return json.loads(line)[key]
 
 
