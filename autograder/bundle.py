@@ -44,6 +44,8 @@ from autograder.release import ReleaseError, template_files
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 GRADESCOPE_ROOT = "AUTOGRADER_GRADESCOPE_DIR"
+#: seconds by which run_autograder writes results.json (Gradescope's default timeout is 600 s)
+GRADESCOPE_DEADLINE = 540
 
 
 def _render(name: str, **values: str) -> str:
@@ -88,12 +90,16 @@ def _zip_folder(folder: Path, target: Path, executable: tuple[str, ...] = ()) ->
     return target
 
 
-def gradescope_zip(assignment: str, target: Path) -> Path:
+def gradescope_zip(assignment: str, target: Path, deadline: int = GRADESCOPE_DEADLINE) -> Path:
     """Gradescope's autograder zip: ``setup.sh`` installs the kit shipped under ``kit/``; ``run_autograder``
-    runs ``autograder grade`` on /autograder/submission and writes /autograder/results/results.json."""
+    runs ``autograder grade`` on /autograder/submission and writes /autograder/results/results.json within
+    ``deadline`` seconds."""
+    from autograder.zygote import NEEDED_MEMORY_MB
+
     with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as scratch:
         folder = Path(scratch)
-        (folder / "run_autograder").write_text(_render("run_autograder", assignment=assignment))
+        (folder / "run_autograder").write_text(_render("run_autograder", assignment=assignment, deadline=str(deadline),
+                                                       memory_mb=str(NEEDED_MEMORY_MB)))
         (folder / "setup.sh").write_text(_render("setup.sh", assignment=assignment))
         write_kit(assignment, folder / "kit")
         return _zip_folder(folder, target, executable=("run_autograder", "setup.sh"))
@@ -242,6 +248,10 @@ Per assignment:
 - `autograder/<a>-gradescope.zip` — Gradescope's "zip file upload" autograder (Ubuntu 22.04 base image):
   `setup.sh` installs Python 3.11 and the kit, `run_autograder` runs `autograder grade` (the isolated,
   authoritative grader, cpu tier) on the submission: the notebook's export zip or the student's files.
+  **Gradescope settings it needs**: memory **2 GB** or more (one grading peaks at about 1.1–1.3 GB, page cache
+  included, measured with `bench/gradescope.py`; the default 768 MB container kills it, and results.json then
+  says so), timeout **600 s** (the default): `run_autograder` writes results.json within 540 s
+  (`AUTOGRADER_DEADLINE`), and a check the deadline stops scores 0 as "not run: the grading time ran out".
 - `autograder/<a>-otter.zip` — otter-grader's own autograder (the notebook's checks run inside the student's
   kernel: use it for self-checks, not for grades); `otter run` needs no Docker.
 - `autograder/<a>-solution.ipynb` — the solution notebook; `selftest.json` — its otter run (100 %).
@@ -288,7 +298,8 @@ def gradescope(assignment: str, root: Path) -> dict:
     The submission is the folder of ``root/submission`` holding the modules (the files of the notebook's
     export zip, which Gradescope unpacks, or the student's files), found without following links; it is
     copied (regular files only, no ``.OTTER_LOG``) before anything runs. ``AUTOGRADER_ONLY`` (check ids,
-    comma-separated) restricts the checks: the kit's own tests use it.
+    comma-separated) restricts the checks: the kit's own tests use it. ``AUTOGRADER_DEADLINE`` (seconds after
+    ``AUTOGRADER_STARTED``, the script's start time, or after now) is the grading deadline.
     """
     from autograder.grade import Options, grade_one
     from autograder.submissions import Submission
@@ -304,9 +315,17 @@ def gradescope(assignment: str, root: Path) -> dict:
         only = tuple(c for c in os.environ.get("AUTOGRADER_ONLY", "").split(",") if c)
         with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as out:
             document = grade_one(Submission("submission", folder, assignment), Path(out),
-                                 Options(tier="cpu", only=only))
+                                 Options(tier="cpu", only=only, deadline=_deadline()))
     results.write_text(json.dumps(document, indent=1))
     return document
+
+
+def _deadline() -> float | None:
+    """Seconds left before ``AUTOGRADER_DEADLINE`` (counted from ``AUTOGRADER_STARTED`` when set), or None."""
+    if not os.environ.get("AUTOGRADER_DEADLINE"):
+        return None
+    started = float(os.environ.get("AUTOGRADER_STARTED") or time.time())
+    return float(os.environ["AUTOGRADER_DEADLINE"]) - (time.time() - started)
 
 
 def main(argv: list[str] | None = None) -> int:

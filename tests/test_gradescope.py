@@ -1,0 +1,159 @@
+"""Gradescope as it runs: the grading deadline, faults of the grading machine reported as such, and the
+zip's real run_autograder in a memory/CPU cgroup like Gradescope's container (:mod:`autograder.emulate`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import bundle, config, data, emulate, plugin, release, samples, zygote
+from autograder.checks import ProbeFailed
+from autograder.grade import Options, grade_one
+from autograder.sandbox import client
+from autograder.submissions import Submission
+
+A = "tp1_mlp"
+FIRST, LOOPING = "test_manual.py::test_init_params", "test_manual.py::test_forward"
+AFTER = ("test_torch.py::test_optimizer_settings", "test_answers.py::test_numeric_answers")
+CHEAP = ("test_manual.py::test_forward", "test_torch.py::test_optimizer_settings",
+         "test_answers.py::test_numeric_answers")
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+#: cgroup limit of the emulation: the measured peak of bench/gradescope.py (1,140 MB for every tp1_mlp check,
+#: ~1,000 MB for CHEAP) with a margin; Gradescope's default 768 MB is not enough (see the OOM test)
+MEMORY_MB = 1536
+
+
+def _looping(target: Path) -> Path:
+    """The reference whose manual.forward never returns."""
+    samples.reference_copy(A, target)
+    with open(target / "manual.py", "a", encoding="utf-8") as module:
+        module.write("\n\ndef forward(params, X):\n    while True:\n        pass\n")
+    return target
+
+
+def _outcomes(document: dict) -> dict[str, tuple[float, str, str]]:
+    return {t["name"]: (t["score"], t["extra_data"]["outcome"], t["output"]) for t in document["tests"]}
+
+
+def test_a_looping_submission_gets_its_results_before_the_deadline(tmp_path):
+    zygote.shared()  # started once per test session: not part of this submission's time
+    only = (FIRST, LOOPING, *AFTER)
+    started = time.monotonic()
+    document = grade_one(Submission("looping", _looping(tmp_path / "looping"), A), tmp_path / "out",
+                         Options(only=only, deadline=25))
+    assert time.monotonic() - started < 25
+    assert json.loads((tmp_path / "out" / "looping" / "results.json").read_text()) == document
+    outcomes = _outcomes(document)
+    assert outcomes[FIRST][:2] == (config.load().assignment(A).check(FIRST).points, "passed"), outcomes
+    score, outcome, output = outcomes[LOOPING]
+    assert (score, outcome) == (0, "not run") and "the grading time ran out" in output, outcomes
+    for check in AFTER:
+        assert outcomes[check] == (0, "not run", plugin.OUT_OF_TIME), outcomes
+    assert document["extra_data"]["grader_errors"] == 1 + len(AFTER)
+
+
+def test_a_worker_that_cannot_start_is_a_grader_error(tmp_path, monkeypatch):
+    class Broken:
+        def fork(self, *args):
+            raise OSError("the worker zygote could not start a worker: no memory left")
+
+    monkeypatch.setattr(client, "worker_zygote", lambda: Broken())
+    with client.Worker(samples.reference_copy(A, tmp_path / "submission")) as worker, \
+            pytest.raises(client.GraderFault, match="no memory left") as error:
+        worker.call("autograder.graders.tp1_mlp.probes:forward", 10)
+
+    class Call:
+        excinfo = error
+
+    message, status = plugin._message(Call)
+    assert status == "error" and message.startswith(plugin.INTERNAL) and "no memory left" in message
+    assert issubclass(client.GraderFault, ProbeFailed)  # graders that catch ProbeFailed still do
+
+
+def test_a_grader_zygote_that_cannot_start_blames_the_machine(tmp_path):
+    """A broken library of the grading environment (timm, imported by the grader zygote only): every check
+    is a grader error, and the output says why (the zygote's exit status and its log)."""
+    broken = tmp_path / "site" / "timm"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('timm is broken on this machine')\n")
+    environment = {**os.environ, "PYTHONPATH": str(broken.parent)}
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(samples.reference_copy(A, tmp_path / "s")),
+                           "--assignment", A, "--out", str(tmp_path / "out"), "--no-report", "--quiet"],
+                          env=environment, capture_output=True, text=True, timeout=300, check=False)
+    document = json.loads((tmp_path / "out" / "s" / "results.json").read_text())
+    assert document["score"] == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert document["extra_data"]["grader_errors"] == len(document["tests"]) > 0
+    assert {t["extra_data"]["outcome"] for t in document["tests"]} == {"not run"}
+    assert "the grader zygote failed to start (exit code 1)" in document["output"]
+    assert "timm is broken on this machine" in document["output"]
+
+
+# --- the Gradescope emulation -------------------------------------------------------------------------
+def _valid(results: dict) -> dict:
+    """``results`` has Gradescope's documented fields with their types (and nothing grades past max)."""
+    assert isinstance(results["score"], (int, float)) and isinstance(results["output"], str)
+    assert isinstance(results["execution_time"], (int, float)) and results["execution_time"] >= 0
+    assert results.get("visibility", "visible") in VISIBILITY
+    assert results.get("stdout_visibility", "hidden") in VISIBILITY
+    for test in results["tests"]:
+        assert isinstance(test["name"], str) and isinstance(test["output"], str)
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test["visibility"] in VISIBILITY and test.get("status", "passed") in {"passed", "failed"}
+        assert isinstance(test["execution_time"], (int, float))
+    assert results["score"] == sum(t["score"] for t in results["tests"])
+    return results
+
+
+@pytest.fixture(scope="module")
+def gradescope_zip(tmp_path_factory):
+    problem = emulate.cgroup_problem()
+    if problem:
+        pytest.skip(f"Gradescope emulation needs a memory cgroup: {problem}")
+    return bundle.gradescope_zip(A, tmp_path_factory.mktemp("zip") / f"{A}-gradescope.zip")
+
+
+def _emulate(zip_path: Path, root: Path, submission, memory_mb: int = MEMORY_MB, **env: str) -> emulate.Run:
+    emulate.unpack(zip_path, root)
+    emulate.copy_submission(submission, root)
+    environment = {"AUTOGRADER_PYTHON": sys.executable, "AUTOGRADER_DATA": str(data.root()),
+                   "AUTOGRADER_ONLY": ",".join(CHEAP), **env}
+    return emulate.run_autograder(root, environment, memory_mb=memory_mb, cpus=0.5, timeout=600)
+
+
+def test_gradescope_emulation_reference_and_template(gradescope_zip, tmp_path):
+    points = {c.id: c.points for c in config.load().assignment(A).checks}
+    reference = _emulate(gradescope_zip, tmp_path / "reference", config.ROOT / "solutions" / A)
+    assert reference.results is not None, reference.stderr[-2000:]
+    assert not reference.oom_killed and reference.peak_mb < MEMORY_MB
+    assert _valid(reference.results)["score"] == sum(points[c] for c in CHEAP) > 0, reference.results
+    template = _emulate(gradescope_zip, tmp_path / "template", release.template_files(A))
+    assert _valid(template.results)["score"] == 0 and len(template.results["tests"]) == len(CHEAP)
+    assert template.results["extra_data"]["grader_errors"] == 0
+
+
+def test_gradescope_emulation_meets_the_deadline(gradescope_zip, tmp_path):
+    deadline = 40
+    run = _emulate(gradescope_zip, tmp_path / "looping", _looping(tmp_path / "submission"),
+                   AUTOGRADER_DEADLINE=str(deadline))
+    assert run.seconds < deadline and run.results is not None, run.stderr[-2000:]
+    outcomes = _outcomes(_valid(run.results))
+    assert outcomes[LOOPING][0] == 0 and "time" in outcomes[LOOPING][2], outcomes
+    assert set(outcomes) == set(CHEAP)
+
+
+def test_gradescope_emulation_at_the_default_memory_says_why(gradescope_zip, tmp_path):
+    """Gradescope's default container (768 MB): the kit does not fit (measured peak above), and the
+    results say so: how much the container had, what grading needs, where to raise it."""
+    run = _emulate(gradescope_zip, tmp_path / "small", config.ROOT / "solutions" / A, memory_mb=768)
+    assert run.oom_killed and run.results is not None, run.stderr[-2000:]
+    results = _valid(run.results)
+    assert results["score"] == 0
+    assert f"{zygote.NEEDED_MEMORY_MB} MB" in json.dumps(results) and "Gradescope's autograder settings" in \
+        json.dumps(results)
+    assert "768 MB" in json.dumps(results) or str(768 * 2**20) in json.dumps(results)
