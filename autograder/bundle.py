@@ -100,9 +100,18 @@ def gradescope_zip(assignment: str, target: Path, deadline: int = GRADESCOPE_DEA
         folder = Path(scratch)
         (folder / "run_autograder").write_text(_render("run_autograder", assignment=assignment, deadline=str(deadline),
                                                        memory_mb=str(NEEDED_MEMORY_MB)))
-        (folder / "setup.sh").write_text(_render("setup.sh", assignment=assignment))
+        (folder / "setup.sh").write_text(_render("setup.sh", assignment=assignment, **_pins("torch", "torchvision")))
         write_kit(assignment, folder / "kit")
         return _zip_folder(folder, target, executable=("run_autograder", "setup.sh"))
+
+
+def _pins(*names: str) -> dict[str, str]:
+    """``name -> "name==version"`` from pyproject.toml's dependencies (each must be pinned there)."""
+    import tomllib
+
+    dependencies = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = {d.split("==")[0].strip(): d.replace(" ", "") for d in dependencies if "==" in d}
+    return {name: pins[name] for name in names}
 
 
 def otter_score(results: dict) -> tuple[float, float]:

@@ -157,3 +157,16 @@ def test_gradescope_emulation_at_the_default_memory_says_why(gradescope_zip, tmp
     assert f"{zygote.NEEDED_MEMORY_MB} MB" in json.dumps(results) and "Gradescope's autograder settings" in \
         json.dumps(results)
     assert "768 MB" in json.dumps(results) or str(768 * 2**20) in json.dumps(results)
+
+
+def test_setup_installs_the_pinned_cpu_torch_or_fails(tmp_path):
+    """setup.sh names the CPU builds of pyproject's torch pins, from the CPU index only (no --extra-index-url
+    through which pip could pick the CUDA build), and stops when a CUDA build got in anyway."""
+    root = emulate.unpack(bundle.gradescope_zip(A, tmp_path / "gs.zip"), tmp_path / "ag")
+    setup = (root / "source" / "setup.sh").read_text()
+    pins = bundle._pins("torch", "torchvision")
+    assert f'"{pins["torch"]}+cpu" "{pins["torchvision"]}+cpu"' in setup
+    assert "--extra-index-url" not in setup and "{{" not in setup
+    assert "torch.version.cuda is not None" in setup
+    assert subprocess.run(["bash", "-n", str(root / "source" / "setup.sh")], check=False).returncode == 0
+    assert subprocess.run(["bash", "-n", str(root / "source" / "run_autograder")], check=False).returncode == 0

@@ -14,6 +14,11 @@ apt-get install -y -qq dataset-fashion-mnist >/dev/null \
     || echo "setup.sh: dataset-fashion-mnist is not available: the Fashion-MNIST checks will report missing data"
 python3.11 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --quiet --upgrade pip
-"$ROOT/venv/bin/pip" install --quiet --extra-index-url https://download.pytorch.org/whl/cpu -e "$ROOT/source/kit"
+# the CPU builds, named explicitly from the CPU index only: never a silent fallback to the CUDA build (6 GB)
+"$ROOT/venv/bin/pip" install --quiet --index-url https://download.pytorch.org/whl/cpu "{{torch}}+cpu" "{{torchvision}}+cpu" \
+    || { echo "setup.sh: FAILED: the CPU build of {{torch}} / {{torchvision}} could not be installed from https://download.pytorch.org/whl/cpu" >&2; exit 1; }
+"$ROOT/venv/bin/pip" install --quiet -e "$ROOT/source/kit"
+"$ROOT/venv/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is not None)' \
+    || { echo "setup.sh: FAILED: a CUDA build of torch was installed instead of the CPU build" >&2; exit 1; }
 AUTOGRADER_ROOT="$ROOT/source/kit" "$ROOT/venv/bin/autograder" data prepare --data "$ROOT/data" \
     || echo "setup.sh: Fashion-MNIST could not be prepared"
