@@ -101,6 +101,6 @@ def test_replies_over_the_caps_are_refused_before_decoding(tmp_path, frames, arr
         _from_file(tmp_path, frames, arrays)
 
 
-def test_the_worker_cannot_send_a_reply_over_the_cap():
+def test_send_refuses_a_message_over_its_limit():
     with pytest.raises(wire.WireError, match="larger than 64 MiB"):
         wire.send(-1, {"value": np.zeros(wire.MAX_REPLY_BYTES // 8 + 1)}, limit=wire.MAX_REPLY_BYTES)

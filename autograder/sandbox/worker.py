@@ -61,7 +61,7 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
             with contextlib.suppress(Exception):  # e.g. the log hit the file size limit
                 stream.flush()
         try:
-            wire.send(replies_fd, reply, limit=wire.MAX_REPLY_BYTES)
+            wire.send(replies_fd, reply)
         except wire.WireError as error:
             wire.send(replies_fd, {"ok": False, "error": f"the result cannot be sent back: {error}"})
 
