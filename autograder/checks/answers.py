@@ -10,6 +10,28 @@ import yaml
 from autograder.checks import CheckFailed
 
 MAX_BYTES = 64 * 1024
+MAX_QUOTED = 80  # characters of a given answer quoted back in feedback
+
+
+class _NoAliases(yaml.SafeLoader):
+    """A safe loader that refuses anchors and aliases (``&a`` / ``*a``): a few bytes of them expand into
+    millions of values."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (& and *) are not allowed in "
+                                              "answers.yml", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _quoted(value) -> str:
+    """``repr(value)``, short (a huge integer or a long list is cut)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's digit limit
+        return "a number too large to show"
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "..."
 
 
 def load_key(path: Path) -> dict[str, dict]:
@@ -31,9 +53,11 @@ def load_submitted(submission: Path) -> dict:
     if path.stat().st_size > MAX_BYTES:
         raise CheckFailed(f"answers.yml is larger than {MAX_BYTES // 1024} KiB")
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise CheckFailed(f"answers.yml could not be read: {str(error).splitlines()[0]}") from None
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_NoAliases)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        raise CheckFailed(f"answers.yml could not be read: {str(error).splitlines()[0][:200]}") from None
+    except ValueError:  # int() of more digits than Python converts (4300 by default)
+        raise CheckFailed("answers.yml could not be read: a number has too many digits") from None
     if not isinstance(data, dict):
         raise CheckFailed("answers.yml should map each question key to its entry")
     return data
@@ -43,7 +67,11 @@ def _numbers(value) -> list[float] | None:
     values = value if isinstance(value, list) else [value]
     if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return None
-    return [float(v) for v in values]
+    try:
+        numbers = [float(v) for v in values]
+    except OverflowError:  # an integer beyond float's range
+        return None
+    return numbers if all(math.isfinite(v) for v in numbers) else None
 
 
 def judge(submitted: dict, key: dict[str, dict]) -> list[str]:
@@ -58,14 +86,15 @@ def judge(submitted: dict, key: dict[str, dict]) -> list[str]:
             continue
         got, want = _numbers(given), _numbers(entry["answer"])
         if got is None:
-            problems.append(f"{label}: expected a number{' list' if len(want) > 1 else ''}, got {given!r}")
+            problems.append(f"{label}: expected a number{' list' if len(want) > 1 else ''}, "
+                            f"got {_quoted(given)}")
             continue
         tolerance = float(entry.get("tolerance", 0))
         if len(got) == len(want) and all(math.isclose(g, w, abs_tol=tolerance + 1e-9) for g, w in zip(got, want)):
             continue
         hint = next((text for wrong, text in (entry.get("wrong") or {}).items()
                      if _numbers(wrong) == got), None)
-        problems.append(f"{label}: {given!r} is not right" + (f" — {hint}" if hint else ""))
+        problems.append(f"{label}: {_quoted(given)} is not right" + (f" — {hint}" if hint else ""))
     return problems
 
 
@@ -91,7 +120,7 @@ def assert_answer_formats(submission: Path, expected: dict[str, dict]) -> None:
         if given is None:
             problems.append(f"{label}: no answer yet ({wanted})")
         elif got is None or len(got) != count or (count > 1 and not isinstance(given, list)):
-            problems.append(f"{label}: expected {wanted}, got {str(given)[:80]!r}")
+            problems.append(f"{label}: expected {wanted}, got {_quoted(given)}")
     if problems:
         raise CheckFailed("answers.yml (format only: whether the answers are right is checked at grading):\n"
                           + "\n".join(problems))

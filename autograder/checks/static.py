@@ -7,10 +7,17 @@ from pathlib import Path
 
 from autograder.checks import CheckFailed
 
+#: larger sources are refused before parsing (``ast.parse`` takes ~400 bytes of memory per source byte)
+MAX_SOURCE_BYTES = 256 * 2**10
+
 
 def parse(submission: Path, module: str) -> ast.Module:
+    """The syntax tree of ``module``.py of the submission (at most :data:`MAX_SOURCE_BYTES`)."""
     path = submission / f"{module}.py"
     try:
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            raise CheckFailed(f"{module}.py is larger than {MAX_SOURCE_BYTES // 2**10} KiB "
+                              f"({path.stat().st_size:,} bytes); the grader does not parse it")
         source = path.read_bytes().decode("utf-8")
         return ast.parse(source, filename=path.name)
     except FileNotFoundError:
@@ -19,6 +26,8 @@ def parse(submission: Path, module: str) -> ast.Module:
         raise CheckFailed(f"{module}.py is not valid UTF-8 text") from None
     except SyntaxError as error:
         raise CheckFailed(f"{module}.py:{error.lineno}: SyntaxError: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        raise CheckFailed(f"{module}.py is nested too deeply for the grader to parse") from None
 
 
 def _dotted(node: ast.AST) -> str:
