@@ -80,12 +80,15 @@ def format_feedback(document: dict) -> str:
 
 def cmd_grade(args) -> int:
     from autograder.grade import Options, grade_many
-    from autograder.submissions import SubmissionError, discover
+    from autograder.submissions import SubmissionError, discover, printable
 
+    hidden: list[Path] = []
     try:
-        submissions = discover([Path(p) for p in args.submissions], args.assignment)
+        submissions = discover([Path(p) for p in args.submissions], args.assignment, hidden)
     except SubmissionError as error:
         raise SystemExit(f"autograder grade: {error}") from None
+    for path in hidden:
+        print(f"autograder grade: {printable(str(path))} left out (a hidden file or folder)", file=sys.stderr)
     if args.tier == "gpu" and args.executor == "local":
         import torch
 
@@ -119,11 +122,18 @@ def cmd_grade(args) -> int:
 
 
 def score_table(graded: dict[str, dict]) -> str:
+    """One line per submission (names with control characters escaped); unreadable records say so."""
+    from autograder.results import problem
+    from autograder.submissions import printable
+
     rows = [("submission", "score", "%", "failed checks")]
     for name, document in sorted(graded.items()):
+        if problem(document) is not None:
+            rows.append((printable(name), "-", "-", f"unreadable record: {problem(document)}"))
+            continue
         max_score = document["extra_data"]["max_score"]
-        failed = [t["name"].split("::")[1] for t in document["tests"] if t["status"] != "passed"]
-        rows.append((name, f"{document['score']:g}/{max_score:g}",
+        failed = [t["name"].split("::")[-1] for t in document["tests"] if t["status"] != "passed"]
+        rows.append((printable(name), f"{document['score']:g}/{max_score:g}",
                      f"{100 * document['score'] / max_score:.0f}" if max_score else "-",
                      ", ".join(failed[:4]) + (f" (+{len(failed) - 4})" if len(failed) > 4 else "")))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]

@@ -102,7 +102,7 @@ def write_record(submission: Submission, out: Path, options: Options, records: d
     the other checks already there (the other tier's), and return the whole record."""
     grading = config.load(options.grading_path)
     assignment = grading.assignment(submission.assignment)
-    target = out / submission.name / "results.json"
+    target = out / submission.folder / "results.json"
     document = results.build(submission.assignment, assignment.title, options.checks(grading, submission.assignment),
                              options.tier, records, seed=options.seed if options.seed is not None else grading.seed,
                              seconds=seconds, note=note, previous=read_record(target),
@@ -113,11 +113,12 @@ def write_record(submission: Submission, out: Path, options: Options, records: d
 
 
 def read_record(path: Path) -> dict | None:
-    """A results.json written before, or None (none, or unreadable)."""
+    """A results.json written before, or None (none, unreadable, or not a record: graded again)."""
     try:
-        return json.loads(path.read_text())
+        document = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return document if results.problem(document) is None else None
 
 
 def to_grade(submissions: list[Submission], out: Path, options: Options,
@@ -135,7 +136,7 @@ def to_grade(submissions: list[Submission], out: Path, options: Options,
     done: dict[str, dict] = {}
     todo: list[tuple[Submission, Options]] = []
     for submission in submissions:
-        record = read_record(out / submission.name / "results.json")
+        record = read_record(out / submission.folder / "results.json")
         outcomes = {t["name"]: t.get("extra_data", {}).get("outcome") for t in record["tests"]} if record else {}
         checks = options.checks(grading, submission.assignment)
         missing = [c for c in checks if outcomes.get(c.id, "died") == "died" or (force and c.tier == options.tier)]

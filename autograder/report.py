@@ -1,14 +1,22 @@
 """HTML reports: one page per student (score per check, feedback, learning curves beside the reference's,
 confusion matrices) and one class page (score histogram, failure rate and median time per check, also
-written as PNG files next to it)."""
+written as PNG files next to it).
+
+A record that cannot be shown (malformed, or a figure that fails) never stops the others: its page says
+so, and the class page and its links (built from :func:`autograder.submissions.folder_name`) are always
+written."""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import math
 import statistics
 from pathlib import Path
+
+from autograder import results
+from autograder.submissions import folder_name
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;
@@ -46,8 +54,9 @@ def _check_figures(name: str, record: dict, reference: dict | None) -> str:
 
     plt = _pyplot()
     parts = []
-    history = record.get("history") or {}
-    curves = {k: v for k, v in history.items() if isinstance(v, list) and v}
+    history = record.get("history")
+    curves = {str(k): _curve(v) for k, v in (history.items() if isinstance(history, dict) else ())}
+    curves = {k: v for k, v in curves.items() if any(math.isfinite(x) for x in v)}
     if curves:
         figure, axes = plt.subplots(1, 2, figsize=(10, 3.2))
         for key, values in curves.items():
@@ -57,7 +66,7 @@ def _check_figures(name: str, record: dict, reference: dict | None) -> str:
             if theirs:
                 axis.plot(range(1, len(theirs) + 1), theirs, linestyle="--", color=line.get_color(), alpha=0.7,
                           label=f"{key} (reference)")
-        if "threshold" in record:
+        if isinstance(record.get("threshold"), (int, float)) and not isinstance(record["threshold"], bool):
             axes[1].axhline(record["threshold"], color="grey", linestyle=":", label="required")
         for axis, label in zip(axes, ("loss", "accuracy")):
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -70,8 +79,8 @@ def _check_figures(name: str, record: dict, reference: dict | None) -> str:
         if reference:
             parts.append(f"<p>Solid: this submission; dashed: the reference, mean of {reference['seeds']} seeds "
                          "with the same budget; dotted: the accuracy required.</p>")
-    confusion = record.get("confusion")
-    if confusion and len(confusion) > 2:
+    confusion = _matrix(record.get("confusion"))
+    if confusion is not None and len(confusion) > 2:
         figure, axis = plt.subplots(figsize=(3.6, 3.2))
         image = axis.imshow(confusion, cmap="Blues")
         axis.set_xlabel("predicted")
@@ -80,6 +89,26 @@ def _check_figures(name: str, record: dict, reference: dict | None) -> str:
         axis.set_title("confusion matrix", fontsize=9)
         parts.append(_inline(_png(figure)))
     return "".join(parts)
+
+
+def _curve(values) -> list[float]:
+    """A learning curve as floats (NaN where a value is not a finite number); empty when not a list."""
+    if not isinstance(values, list):
+        return []
+    return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else math.nan
+            for v in values]
+
+
+def _matrix(value):
+    """A square confusion matrix of finite numbers (at most 100 classes) as an array, or None."""
+    import numpy as np
+
+    try:
+        matrix = np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    ok = matrix.ndim == 2 and matrix.shape[0] == matrix.shape[1] <= 100 and np.isfinite(matrix).all()
+    return matrix if ok else None
 
 
 def _tier_mark(test: dict) -> str:
@@ -100,22 +129,25 @@ def student_page(name: str, document: dict, curves: dict[str, dict] | None = Non
                     f"<td>{html.escape(test['name'])}{_tier_mark(test)}</td>"
                     f"<td class=nowrap>{test['score']:g}/{test['max_score']:g}</td>"
                     f"<td class=nowrap>{test['execution_time']:.1f} s</td><td><pre>{html.escape(test['output'])}</pre></td></tr>")
-        record = extra["records"].get(test["name"], {})
-        if record.get("history") or record.get("confusion"):
+        record = results.clean(extra.get("records", {}).get(test["name"]))
+        if isinstance(record, dict) and (record.get("history") or record.get("confusion")):
             figures = _check_figures(test["name"], record, curves.get(test["name"]))
             rows.append(f"<tr class=figures><td></td><td colspan=4>{figures}</td></tr>")
     return (f"<!doctype html><meta charset=utf-8><title>{html.escape(name)}</title><style>{STYLE}</style>"
             f"<h1>{html.escape(name)} — {html.escape(extra['assignment'])}</h1>"
             f"<p class=score>{document['score']:g} / {extra['max_score']:g}</p>"
-            f"<p>{html.escape(document['output'])}<br>tier {extra['tier']}, seed {extra['seed']}, "
+            f"<p>{html.escape(document['output'])}<br>tier {html.escape(str(extra['tier']))}, "
+            f"seed {html.escape(str(extra.get('seed')))}, "
             f"graded in {document['execution_time']:.0f} s</p>"
             "<table><tr><th></th><th>check</th><th>score</th><th>time</th><th>feedback</th></tr>"
             + "".join(rows) + "</table>")
 
 
-def class_page(graded: dict[str, dict]) -> tuple[str, dict[str, bytes]]:
+def class_page(graded: dict[str, dict], broken: dict[str, str] | None = None) -> tuple[str, dict[str, bytes]]:
     """The class page and its figures (file name -> PNG): scores.png (histogram of the scores) and
-    checks.png (failure rate and median grading time of each check, most failed first)."""
+    checks.png (failure rate and median grading time of each check, most failed first); ``broken``: name ->
+    why its record is not shown (listed, left out of the figures)."""
+    broken = broken or {}
     from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
@@ -146,30 +178,54 @@ def class_page(graded: dict[str, dict]) -> tuple[str, dict[str, bytes]]:
         pngs["checks.png"] = _png(figure)
     rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{failure[c]:.0%}</td><td>{median[c]:.2f} s</td></tr>"
                    for c in order)
-    students = "".join(f"<tr><td><a href='{html.escape(n)}/report.html'>{html.escape(n)}</a></td>"
+    students = "".join(f"<tr><td><a href='{folder_name(n)}/report.html'>{html.escape(n)}</a></td>"
                        f"<td>{d['score']:g}/{d['extra_data']['max_score']:g}</td></tr>" for n, d in sorted(graded.items()))
+    students += "".join(f"<tr><td><a href='{folder_name(n)}/report.html'>{html.escape(n)}</a></td>"
+                        f"<td>not shown: {html.escape(why)}</td></tr>" for n, why in sorted(broken.items()))
     figures = "".join(f"<img alt='{name}' src='{name}'>" for name in pngs if name != "scores.png")
     page = (f"<!doctype html><meta charset=utf-8><title>Class report</title><style>{STYLE}</style>"
-            f"<h1>Class report</h1><p>{len(graded)} submissions, median score "
+            f"<h1>Class report</h1><p>{len(graded) + len(broken)} submissions, median score "
             f"{statistics.median(percents) if percents else 0:.0f}%</p><img alt='scores' src='scores.png'>"
             f"<h2>Checks, most failed first</h2>{figures}<table><tr><th>check</th><th>failure rate</th>"
             f"<th>median time</th></tr>{rows}</table><h2>Submissions</h2><table>{students}</table>")
     return page, pngs
 
 
+def broken_page(name: str, why: str) -> str:
+    """The page of a submission whose record cannot be shown."""
+    return (f"<!doctype html><meta charset=utf-8><title>{html.escape(name)}</title><style>{STYLE}</style>"
+            f"<h1>{html.escape(name)}</h1><p class=fail>This submission's record could not be shown: "
+            f"{html.escape(why)}. Its results.json is kept as written; grade it again with --force.</p>")
+
+
 def write_all(out: Path, graded: dict[str, dict]) -> None:
-    """``out/<name>/report.html`` for each submission; ``out/index.html`` and its PNG figures for the class."""
+    """``out/<folder>/report.html`` for each submission (:func:`folder_name`), each in its own try: a record
+    that cannot be shown gets a page saying why; ``out/index.html`` and its PNG figures for the class."""
     from autograder.calibrate import reference_curves
 
     curves: dict[str, dict[str, dict]] = {}  # assignment -> its reference curves, read once
+    shown, broken = {}, {}
     for name, document in graded.items():
-        assignment = document["extra_data"]["assignment"]
-        if assignment not in curves:
-            curves[assignment] = reference_curves(assignment)
-        (out / name).mkdir(parents=True, exist_ok=True)
-        (out / name / "report.html").write_text(student_page(name, document, curves[assignment]),
-                                                encoding="utf-8")
-    page, pngs = class_page(graded)
+        folder = out / folder_name(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            why = results.problem(document)
+            if why is not None:
+                raise ValueError(why)
+            assignment = document["extra_data"]["assignment"]
+            if assignment not in curves:
+                curves[assignment] = reference_curves(assignment)
+            page = student_page(name, document, curves[assignment])
+            shown[name] = document
+        except Exception as error:  # noqa: BLE001 - one record never stops the class's reports
+            broken[name] = results.shorten(f"{type(error).__name__}: {error}", 300)
+            page = broken_page(name, broken[name])
+        (folder / "report.html").write_text(page, encoding="utf-8")
+    try:
+        page, pngs = class_page(shown, broken)
+    except Exception as error:  # noqa: BLE001 - the class page is written whatever happens
+        why = results.shorten(f"the class page failed: {type(error).__name__}: {error}", 300)
+        page, pngs = class_page({}, {**broken, **dict.fromkeys(shown, why)})
     for file_name, png in pngs.items():
         (out / file_name).write_bytes(png)
     (out / "index.html").write_text(page, encoding="utf-8")

@@ -3,12 +3,16 @@
 results.json follows Gradescope's schema (score, execution_time, output, tests[] with name, score,
 max_score, status, output, visibility, execution_time); kit-specific data (assignment, tier, seed,
 per-check records for the report) sits under ``extra_data``, which Gradescope ignores.
+
+Everything that reaches a record comes from student code at one remove, so it is bounded here: feedback
+cut at :data:`MAX_OUTPUT_CHARS`, and report data made plain, finite and small by :func:`clean`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 from autograder.config import Check, Tier
@@ -16,6 +20,70 @@ from autograder.config import Check, Tier
 VISIBILITY = {"public": "visible", "hidden": "after_published"}
 #: outcomes of a check that are the grader's fault, not the student's
 GRADER_FAULTS = ("error", "not run", "died")
+MAX_OUTPUT_CHARS = 20_000  # feedback of one check
+MAX_TEXT_CHARS = 1_000  # a string inside a report record (a layer's name, a key)
+MAX_POINTS = 2_000  # items of one list in a report record (a learning curve is downsampled to this)
+MAX_KEYS = 200  # entries of one dict in a report record
+MAX_DEPTH = 6  # nesting of a report record
+MAX_MAGNITUDE = 1e12  # numbers of a report record beyond this (or not finite) become None
+
+
+def shorten(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
+    """``text`` cut at ``limit`` characters, with a note saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n... ({len(text) - limit:,} more characters cut)"
+
+
+def clean(value, depth: int = 0):
+    """A record for the report, made plain (None, bool, number, str, list, dict), finite and small: strings
+    cut, long lists downsampled to :data:`MAX_POINTS` evenly spaced items (the last one kept), dicts cut to
+    :data:`MAX_KEYS` entries, deeper levels and other types dropped (None)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        return value if math.isfinite(number) and abs(number) <= MAX_MAGNITUDE else None
+    if isinstance(value, str):
+        return shorten(value, MAX_TEXT_CHARS)
+    if depth >= MAX_DEPTH:
+        return None
+    if isinstance(value, list):
+        if len(value) > MAX_POINTS:
+            step = (len(value) - 1) / (MAX_POINTS - 1)
+            value = [value[round(i * step)] for i in range(MAX_POINTS)]
+        return [clean(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {shorten(str(key), MAX_TEXT_CHARS): clean(item, depth + 1)
+                for key, item in list(value.items())[:MAX_KEYS]}
+    return None
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def problem(document) -> str | None:
+    """Why ``document`` is not a results.json this kit can read back (None when it is)."""
+    if not isinstance(document, dict) or not _number(document.get("score")):
+        return "no score"
+    if not isinstance(document.get("output"), str) or not _number(document.get("execution_time")):
+        return "no output or execution_time"
+    extra, tests = document.get("extra_data"), document.get("tests")
+    if not isinstance(extra, dict) or not _number(extra.get("max_score")) \
+            or not isinstance(extra.get("assignment"), str) or not isinstance(extra.get("tier"), str) \
+            or not isinstance(extra.get("records", {}), dict):
+        return "no extra_data (assignment, tier, max_score, records)"
+    if not isinstance(tests, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("name"), str) and _number(t.get("score"))
+            and _number(t.get("max_score")) and isinstance(t.get("output"), str)
+            and isinstance(t.get("status"), str) and _number(t.get("execution_time"))
+            and isinstance(t.get("extra_data", {}), dict) for t in tests):
+        return "malformed tests"
+    return None
 
 
 def build(assignment: str, title: str, checks: list[Check], tier: Tier, records: dict[str, dict], *,
@@ -31,7 +99,7 @@ def build(assignment: str, title: str, checks: list[Check], tier: Tier, records:
         record = records.get(check.id) or {"status": "not run", "output": note or "this check did not run",
                                            "seconds": 0.0}
         passed = record["status"] == "passed"
-        output = record["output"] if not passed else ""
+        output = shorten(str(record["output"])) if not passed else ""
         if record["status"] == "skipped":
             output = f"skipped: {output}"
         tests.append({"name": check.id, "score": check.points if passed else 0.0, "max_score": check.points,
@@ -53,12 +121,12 @@ def build(assignment: str, title: str, checks: list[Check], tier: Tier, records:
     errors = [t["name"] for t in tests if t.get("extra_data", {}).get("outcome") in GRADER_FAULTS]
     summary = f"{title}: {score:g} / {max_score:g} ({tier} tier)"
     if note:
-        summary += f"\n{note}"
+        summary += f"\n{shorten(note)}"
     return {"score": score, "execution_time": round(seconds, 3), "output": summary, "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"assignment": assignment, "tier": tier, "seed": seed, "max_score": max_score,
                            "grader_errors": len(errors),
-                           "records": {**kept_records, **{k: v.get("record", {}) for k, v in records.items()}}}}
+                           "records": {**kept_records, **{k: clean(v.get("record", {})) for k, v in records.items()}}}}
 
 
 def write(path: Path, results: dict) -> None:
@@ -68,15 +136,27 @@ def write(path: Path, results: dict) -> None:
     temporary.replace(path)
 
 
+def cell(text: str) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula (OWASP's advice: a leading
+    ``= + - @``, tab or carriage return gets a ``'`` before it)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_grades_csv(path: Path, graded: dict[str, dict]) -> None:
-    """One row per submission: name, assignment, score, max score, percent, then one column per check."""
-    checks = sorted({t["name"] for r in graded.values() for t in r["tests"]})
+    """One row per submission: name, assignment, score, max score, percent, then one column per check. A
+    record this kit cannot read (see :func:`problem`) gets a row with its name and no score."""
+    readable = {name: r for name, r in graded.items() if problem(r) is None}
+    checks = sorted({t["name"] for r in readable.values() for t in r["tests"]})
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "assignment", "score", "max_score", "percent", *checks])
+        writer.writerow([cell(text) for text in ["submission", "assignment", "score", "max_score", "percent", *checks]])
         for name, results in sorted(graded.items()):
+            if name not in readable:
+                writer.writerow([cell(name), "", "", "", "", *("" for _ in checks)])
+                continue
             by_check = {t["name"]: t["score"] for t in results["tests"]}
             max_score = results["extra_data"]["max_score"]
             percent = 100 * results["score"] / max_score if max_score else 0.0
-            writer.writerow([name, results["extra_data"]["assignment"], f"{results['score']:g}", f"{max_score:g}",
-                             f"{percent:.1f}", *(f"{by_check[c]:g}" if c in by_check else "" for c in checks)])
+            writer.writerow([cell(name), cell(results["extra_data"]["assignment"]), f"{results['score']:g}",
+                             f"{max_score:g}", f"{percent:.1f}",
+                             *(f"{by_check[c]:g}" if c in by_check else "" for c in checks)])

@@ -10,7 +10,9 @@ them) and refuses the submission when it is source the grader reads (:data:`SOUR
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import shutil
 import stat
 import tempfile
@@ -26,6 +28,7 @@ MAX_TOTAL_BYTES = 256 * 2**20
 MAX_FILES = 2000
 SKIPPED_NAMES = {"__pycache__", ".OTTER_LOG", ".git", ".ipynb_checkpoints"}
 SOURCE_SUFFIXES = {".py", ".yml", ".yaml", ".ipynb"}
+OTHER_ARCHIVES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".gz", ".7z", ".rar")
 
 
 class SubmissionError(ValueError):
@@ -39,6 +42,11 @@ class Submission:
     name: str
     path: Path
     assignment: str
+
+    @property
+    def folder(self) -> str:
+        """Its output folder's name, under ``--out``."""
+        return folder_name(self.name)
 
     @contextlib.contextmanager
     def unpacked(self) -> Iterator[tuple[Path, list[str]]]:
@@ -58,8 +66,14 @@ class Submission:
             copy_tree(self.path, target)
         elif zipfile.is_zipfile(self.path):
             extract_zip(self.path, target)
-        elif self.path.suffix == ".ipynb":
+        elif self.path.suffix.lower() == ".ipynb":
             raise SubmissionError(_notebook_problem(self.path, self.assignment))
+        elif self.path.name.lower().endswith(OTHER_ARCHIVES):
+            raise SubmissionError(f"{self.path.name} is not a zip archive (only zip archives are graded); "
+                                  "submit a zip of your folder")
+        elif self.path.suffix.lower() in SOURCE_SUFFIXES:
+            raise SubmissionError(f"{self.path.name} is a lone file beside the submissions; each submission "
+                                  "must be a folder or a zip holding its modules")
         else:
             raise SubmissionError(f"{self.path.name} is neither a folder nor a zip file")
         return module_folder(target, self.assignment)
@@ -173,19 +187,24 @@ def module_folder(root: Path, assignment: str) -> Path:
     raise SubmissionError(f"none of the expected modules ({expected}) was found in the submission{listing}")
 
 
-def discover(paths: list[Path], assignment: str) -> list[Submission]:
-    """Submissions named on the command line: each path is a submission (folder or zip), or a folder
-    of submissions when it holds no module of the assignment itself."""
+def discover(paths: list[Path], assignment: str, hidden: list[Path] | None = None) -> list[Submission]:
+    """Submissions named on the command line: each path is a submission (a folder holding a module of the
+    assignment, a zip or any other file), or a folder of submissions when it holds no module itself, or when
+    it holds zips or folders of modules. In a folder of submissions every entry is a submission (what cannot
+    be graded gets a record saying why: another archive, a lone module...), except hidden ones, which are
+    appended to ``hidden``."""
     modules = config.load().assignment(assignment).modules
     found: list[Submission] = []
     for path in paths:
         path = Path(path)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             raise SubmissionError(f"{path}: no such file or folder")
-        holds_modules = path.is_dir() and any((path / f"{m}.py").exists() for m in modules)
-        if path.is_dir() and not holds_modules:
-            found += [Submission(_name(child), child, assignment) for child in sorted(path.iterdir())
-                      if not child.name.startswith(".") and (child.is_dir() or child.suffix in (".zip", ".ipynb"))]
+        if path.is_dir() and not path.is_symlink() and _is_class_folder(path, modules):
+            for child in sorted(path.iterdir()):
+                if child.name.startswith("."):
+                    (hidden if hidden is not None else []).append(child)
+                else:
+                    found.append(Submission(_name(child), child, assignment))
         else:
             found.append(Submission(_name(path), path, assignment))
     names = [s.name for s in found]
@@ -195,5 +214,32 @@ def discover(paths: list[Path], assignment: str) -> list[Submission]:
     return found
 
 
+def _holds_modules(folder: Path, modules) -> bool:
+    return any((folder / f"{m}.py").is_file() for m in modules)
+
+
+def _is_class_folder(folder: Path, modules) -> bool:
+    """No module at its top, or zips or folders of modules beside them (a stray module in a class folder)."""
+    if not _holds_modules(folder, modules):
+        return True
+    return any(child.suffix.lower() == ".zip" or (child.is_dir() and _holds_modules(child, modules))
+               for child in folder.iterdir() if not child.name.startswith("."))
+
+
 def _name(path: Path) -> str:
-    return path.stem if path.suffix == ".zip" else path.name
+    return path.name[:-4] if path.suffix.lower() == ".zip" else path.name
+
+
+def folder_name(name: str) -> str:
+    """The output folder of submission ``name``: letters, digits, ``_`` and ``-`` only (no dot: never a
+    class file such as grades.csv or index.html, never hidden; never a URL scheme such as ``javascript:``),
+    followed by a hash of the name when anything had to change (so that two names never share a folder)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:80]
+    if safe == name:
+        return safe
+    return f"{safe}-{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
+
+
+def printable(name: str) -> str:
+    """``name`` for a terminal: control characters (ANSI escapes, newlines) shown as escapes, not run."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name)

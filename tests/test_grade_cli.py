@@ -107,3 +107,44 @@ def test_grade_many_refuses_two_submissions_of_one_name(classroom, tmp_path):
     with pytest.raises(ValueError, match="alice given more than once"):
         grade_many(twice, tmp_path, Options(only=FAST), quiet=True)
     assert not (tmp_path / "alice").exists()
+
+
+def test_every_entry_of_a_class_folder_is_graded_or_refused_with_its_reason(classroom, tmp_path):
+    folder = tmp_path / "class"
+    shutil.copytree(classroom, folder)
+    shutil.copyfile(classroom / "bob.zip", folder / "dan.ZIP")
+    shutil.copyfile(classroom / "bob.zip", folder / "grades.csv.zip")
+    (folder / "erin.tar.gz").write_bytes(b"\x1f\x8b not really")
+    (folder / "manual.py").write_text("def forward(params, X):\n    pass\n")
+    (folder / "notes.txt").write_text("a teacher's note")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    hidden = []
+    submissions = discover([folder], "tp1_mlp", hidden)
+    assert sorted(s.name for s in submissions) == ["alice", "bob", "carol", "dan", "erin.tar.gz", "grades.csv",
+                                                   "manual.py", "notes.txt"]
+    assert hidden == [folder / ".DS_Store"]
+    refused = [s for s in submissions if s.name in ("erin.tar.gz", "manual.py", "notes.txt")]
+    graded = grade_many([s for s in submissions if s.name in ("dan", "grades.csv")] + refused, tmp_path / "out",
+                        Options(only=FAST[:1]), quiet=True)
+    assert graded["dan"]["score"] == graded["grades.csv"]["score"] == 2
+    assert "not a zip archive" in graded["erin.tar.gz"]["output"]
+    assert "lone file beside the submissions" in graded["manual.py"]["output"]
+    assert "neither a folder nor a zip" in graded["notes.txt"]["output"]
+    assert (tmp_path / "out" / "grades.csv").is_file()
+    assert len(list((tmp_path / "out").glob("grades_csv-*/results.json"))) == 1
+
+
+def test_rerun_over_a_damaged_cached_record_grades_it_again(classroom, tmp_path):
+    entry = [Submission("alice", classroom / "alice", "tp1_mlp")]
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "results.json").write_text(json.dumps({"score": "full", "tests": 3}))
+    graded = grade_many(entry, tmp_path, Options(only=FAST[:1]), quiet=True)
+    assert graded["alice"]["score"] == 2
+
+
+def test_score_table_escapes_control_characters_in_names():
+    document = {"score": 1.0, "output": "", "execution_time": 1.0, "tests": [], "extra_data": {
+        "assignment": "tp1_mlp", "tier": "cpu", "max_score": 2.0, "records": {}}}
+    table = cli.score_table({"\x1b[2Jevil\nalice 2/2": document, "broken": {"score": None}})
+    assert "\x1b" not in table and len(table.splitlines()) == 3
+    assert "\\x1b[2Jevil\\nalice 2/2" in table and "unreadable record" in table

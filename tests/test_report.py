@@ -72,3 +72,69 @@ def test_reports_render_in_a_real_browser(tmp_path, curves):
                         "--window-size=1280,1600", f"--screenshot={shot}", (tmp_path / page).as_uri()],
                        capture_output=True, timeout=120, check=False)
         assert shot.read_bytes().startswith(PNG) and shot.stat().st_size > 20_000  # a page, not a blank one
+
+
+def broken_documents() -> dict:
+    """Records a hostile worker or a damaged cache can leave: each must get its own page, none may stop
+    the others."""
+    def with_record(record):
+        d = document("x", False, True)
+        d["extra_data"]["records"][CHECK] = record
+        return d
+
+    missing_score = document("x", True, True)
+    del missing_score["score"]
+    bad_extra = document("x", True, True)
+    bad_extra["extra_data"] = ["not", "a", "dict"]
+    return {"history_list": with_record({"history": [1, 2, 3]}),
+            "history_nan": with_record({"history": {"train_loss": [float("nan"), 1e308, -1e308, "x", None],
+                                                    "test_acc": float("inf")}, "threshold": "high"}),
+            "confusion_text": with_record({"history": {"bad": {"deep": 1}}, "confusion": "not a matrix"}),
+            "record_string": with_record("just a string"),
+            "missing_score": missing_score, "bad_extra": bad_extra, "a_list": [1, 2],
+            "fine": document("fine", True, True)}
+
+
+def test_broken_records_each_get_a_page_and_the_class_files_are_written(tmp_path, curves):
+    graded = broken_documents()
+    report.write_all(tmp_path, graded)
+    index = (tmp_path / "index.html").read_text()
+    for name in graded:
+        page = (tmp_path / name / "report.html").read_text()
+        assert f"{name}/report.html" in index
+        if name in ("missing_score", "bad_extra", "a_list"):
+            assert "could not be shown" in page and "not shown" in index
+        else:
+            assert "could not be shown" not in page
+    assert (tmp_path / "fine" / "report.html").read_text().count("data:image/png") == 2
+    report.write_all(tmp_path, graded)  # a rerun on the same records does not crash either
+
+
+def test_csv_cells_cannot_be_formulas_and_unreadable_records_keep_their_row(tmp_path):
+    from autograder import results
+
+    names = ["=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx", "plain"]
+    graded = {name: document(name, True, True) for name in names} | {"broken": {"score": "NaN"}}
+    results.write_grades_csv(tmp_path / "grades.csv", graded)
+    import csv
+
+    with open(tmp_path / "grades.csv", newline="") as handle:
+        rows = {row[0]: row for row in csv.reader(handle)}
+    assert set(rows) == {"submission", "'=1+1", "'+cmd", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain", "broken"}
+    assert rows["plain"][2] == "4" and rows["broken"][2:] == ["", "", "", "", ""]
+
+
+def test_records_reaching_results_are_capped():
+    from autograder import results
+    from autograder.config import load
+
+    checks = [load().assignment(ASSIGNMENT).check(CHECK)]
+    record = {"history": {"train_loss": [0.5] * 6_000_000, "x" * 50_000: 1}, "layers": ["L" * 40_000_000],
+              "nested": [[[[[[[[1]]]]]]]], "huge": 10**400, "nan": float("nan")}
+    document = results.build(ASSIGNMENT, "tp2", checks, "cpu",
+                             {CHECK: {"status": "failed", "output": "T" * 40_000_000, "record": record}},
+                             seed=1, seconds=1.0)
+    kept = document["extra_data"]["records"][CHECK]
+    assert len(kept["history"]["train_loss"]) == results.MAX_POINTS
+    assert len(json.dumps(document)) < 60_000 and "more characters cut" in document["tests"][0]["output"]
+    assert kept["huge"] is None and kept["nan"] is None and kept["nested"] == [[[[[None]]]]]
