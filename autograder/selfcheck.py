@@ -21,6 +21,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -166,6 +167,7 @@ def _recorded(module: types.ModuleType, tape) -> Iterator[None]:
 
 
 _STASH: dict[str, dict] = {}  # assignment -> the reference's modules (grading kit only)
+_ONE_AT_A_TIME = threading.Lock()  # checks swap sys.modules and sys.path: one per process at a time
 
 
 def run_check(assignment: str, check_id: str, env: dict | None = None, folder: str | Path | None = None,
@@ -174,12 +176,15 @@ def run_check(assignment: str, check_id: str, env: dict | None = None, folder: s
     directory, where the notebook is); raise ``CheckFailed`` with the grader's feedback. ``env`` (the
     notebook's globals) is accepted for otter's test signature and not used: public inputs are fixed.
     With ``tape`` (release only), the reference calls of the check are recorded on it."""
+    with _ONE_AT_A_TIME:
+        _run_check(assignment, check_id, Path(folder or os.getcwd()).resolve(), tape)
+
+
+def _run_check(assignment: str, check_id: str, folder: Path, tape) -> None:
     from autograder.checks import CheckFailed, ProbeFailed
     from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
     from autograder.tape import NotRecorded
 
-    del env
-    folder = Path(folder or os.getcwd()).resolve()
     info = assignment_info(assignment)
     if check_id not in {c["id"] for c in info["checks"]}:
         raise CheckFailed(f"{assignment} has no public check {check_id!r}")
