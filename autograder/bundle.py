@@ -257,7 +257,7 @@ Per assignment:
 - `autograder/<a>-gradescope.zip` — Gradescope's "zip file upload" autograder (Ubuntu 22.04 base image):
   `setup.sh` installs Python 3.11 and the kit, `run_autograder` runs `autograder grade` (the isolated,
   authoritative grader, cpu tier) on the submission: the notebook's export zip or the student's files.
-  **Gradescope settings it needs**: memory **2 GB** or more (one grading peaks at about 1.1–1.3 GB, page cache
+  **Gradescope settings it needs**: memory **2 GB** or more (one grading peaks at 1.14–1.39 GB, page cache
   included, measured with `bench/gradescope.py`; the default 768 MB container kills it, and results.json then
   says so), timeout **600 s** (the default): `run_autograder` writes results.json within 540 s
   (`AUTOGRADER_DEADLINE`), and a check the deadline stops scores 0 as "not run: the grading time ran out".

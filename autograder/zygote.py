@@ -38,7 +38,7 @@ PRELOAD = ("numpy", "torch", "torch.nn", "torch.optim", "torchvision", "timm", "
            "autograder.checks.values", "autograder.data", "autograder.reference")
 START_TIMEOUT = 120.0
 #: cgroup peak (page cache included) of one grading at ½ CPU, measured with bench/gradescope.py
-NEEDED_MEMORY_MB = 1400
+NEEDED_MEMORY_MB = 1500
 INTERNAL_ERROR = 70  # exit code of a grader that failed before pytest could run
 
 
