@@ -36,6 +36,9 @@ PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 CAPABILITY_VERSION_3 = 0x20080522
 
 
+MAX_ERROR_CHARS = 200_000  # of an error message sent back (the grader cuts it further)
+
+
 def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
     """Answer requests until the channel closes."""
     from autograder.sandbox import wire
@@ -60,6 +63,9 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # e.g. the log hit the file size limit
                 stream.flush()
+        if not reply["ok"] and len(reply["error"]) > MAX_ERROR_CHARS:  # within the grader's reply caps
+            text, half = reply["error"], MAX_ERROR_CHARS // 2
+            reply["error"] = f"{text[:half]} [... {len(text) - 2 * half} characters cut ...] {text[-half:]}"
         try:
             wire.send(replies_fd, reply)
         except wire.WireError as error:

@@ -782,7 +782,59 @@ MALFORMED = [
          refused=r"none of the expected modules .* \(it holds: Manual.py, NN.py"),
 ]
 
-CASES = HOSTILE + MALFORMED
+
+
+# --- outputs and the grader's memory (issue 18, classes 3 to 5) -----------------------------------------
+
+def _answers(text: str) -> Callable[[Path, dict], Path]:
+    """The solution whose answers.yml is ``text``."""
+    return folder(files={"answers.yml": text})
+
+
+ALIAS_BOMB = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(7)) + "q4_nx: *h\n"
+LONG_NAMES = '''
+import torch as _torch
+
+
+def make_model(nx, nh, ny):
+    layer = type("T" * 2_000_000, (_torch.nn.Tanh,), {})
+    return _torch.nn.Sequential(_torch.nn.Linear(nx, nh), layer(), _torch.nn.Linear(nh, ny))
+'''
+LONG_KEYS = '''
+_honest_forward = forward
+
+
+def forward(params, X):
+    yhat, outputs = _honest_forward(params, X)
+    return yhat, {**outputs, "k" * 9_000_000: yhat}
+'''
+#: names a class folder may hold that must not become class files, formulas, links or terminal commands
+HOSTILE_NAMES = ("grades.csv", "index.html", "=HYPERLINK(\"http://127.0.0.1\",\"x\")", "+1+cmd|' -C calc'!A0",
+                 "@SUM(1)", "-2+3", "javascript:alert(1)", "\x1b[2J\x1b[31mred\nzz_fake 32/32")
+
+BOUNDS = [
+    Case("alias_bomb_answers", "malformed", "answers.yml of 0.3 KiB whose aliases nest 8 levels (9^8 values)",
+         _answers(ALIAS_BOMB), attacked={ANSWERS: "anchors and aliases"}),
+    Case("anchor_only_answers", "malformed", "answers.yml with an anchor on an answer, no alias",
+         _answers("q4_nx: &n 2\n"), attacked={ANSWERS: "anchors and aliases"}),
+    Case("huge_integer_answers", "malformed", "a 5000-digit integer as an answer (past Python's int limit)",
+         _answers("q4_nx: " + "7" * 5000 + "\n"), attacked={ANSWERS: "could not be read.*digits"}),
+    Case("large_integer_answers", "malformed", "a 400-digit integer (beyond float) and 1e999 as answers",
+         _answers("q4_nx: " + "7" * 400 + "\nq4_nh: 1.0e+999\n"),
+         attacked={ANSWERS: r"q4_nx.*expected a number, got 7{20}.*\.\.\..*q4_nh.*expected a number"}),
+    Case("huge_source_list", "malformed", "manual.py over 256 KiB: one list literal appended (+2 GiB in ast.parse at 5.7 MB)",
+         folder(append={"manual.py": "_TABLE = [" + "[]," * 100_000 + "]\n"}),
+         attacked={R: "manual.py is larger than 256 KiB"}),
+    Case("long_layer_name", "malformed", "a layer class named with 2 MB (quoted by the structure judge)",
+         folder(append={"nn_mlp.py": LONG_NAMES}), attacked={N: "layer #2 is T+.*more characters cut"}),
+    Case("long_reply_key", "malformed", "forward's outputs with a 9 MB key (a reply over the JSON cap)",
+         folder(append={"manual.py": LONG_KEYS}), attacked={F: "plain-data part is larger than 8 MiB"}),
+    *(Case(name, "malformed", f"a submission named {name!r} (an empty zip)", zipped(lambda context: []),
+           refused="empty zip file") for name in HOSTILE_NAMES),
+]
+
+CASES = HOSTILE + MALFORMED + BOUNDS
 
 #: Seed regeneration: the circles check sends the worker the seed its held-out points were drawn from.
 REGENERATE_LABELS = Case(

@@ -21,11 +21,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autograder import report
+from autograder.cli import score_table
 from autograder.config import ROOT
 from autograder.grade import Options, grade_many, grade_one
+from autograder.results import cell
 from autograder.sandbox.client import isolation
-from autograder.submissions import Submission
-from tests.adversarial.corpus import CASES, CHECKS, REGENERATE_LABELS, Case, F, S
+from autograder.submissions import Submission, folder_name
+from tests.adversarial.corpus import CASES, CHECKS, HOSTILE_NAMES, REGENERATE_LABELS, Case, F, S
 
 ASSIGNMENT = "tp1_mlp"
 BATCH = 100
@@ -166,11 +169,28 @@ def test_batch_of_100_submissions_ends_with_100_records(batch):
     names = [s.name for s in batch["submissions"]]
     assert len(names) == BATCH and set(batch["documents"]) == set(names)
     for name in names:
-        on_disk = json.loads((batch["out"] / name / "results.json").read_text())
+        on_disk = json.loads((batch["out"] / folder_name(name) / "results.json").read_text())
         assert on_disk == json.loads(json.dumps(batch["documents"][name]))
     with open(batch["out"] / "grades.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert sorted(row["submission"] for row in rows) == sorted(names)
+    assert sorted(row["submission"] for row in rows) == sorted(cell(name) for name in names)
+
+
+def test_hostile_names_become_neither_class_files_formulas_links_nor_terminal_codes(batch):
+    out, documents = batch["out"], batch["documents"]
+    report.write_all(out, documents)
+    for class_file in ("grades.csv", "index.html", "scores.png"):
+        assert (out / class_file).is_file(), f"{class_file} is not a file"
+    links = re.findall(r"href='([^']*)'", (out / "index.html").read_text(encoding="utf-8"))
+    assert len(links) == len(documents) and all(re.fullmatch(r"[A-Za-z0-9_-]+/report\.html", link) for link in links)
+    assert all((out / link).is_file() for link in links)
+    with open(out / "grades.csv", newline="") as handle:
+        cells = [row[0] for row in csv.reader(handle)]
+    assert not [text for text in cells if text[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert {cell(name) for name in HOSTILE_NAMES} <= set(cells)
+    table = score_table(documents)
+    assert "\x1b" not in table and len(table.splitlines()) == len(documents) + 1
+    assert "\\x1b[2J\\x1b[31mred\\nzz_fake 32/32" in table
 
 
 def test_results_are_written_by_the_grader_only(batch):
