@@ -36,10 +36,11 @@ def random_crop_flip(batch: torch.Tensor, size: int, generator: torch.Generator,
 
 
 def center_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
-    """The central ``size``×``size`` window (torchvision's CenterCrop rounding). (B, C, H, W) → (B, C, size, size)."""
+    """The central ``size``×``size`` window (torchvision's CenterCrop rounding), contiguous.
+    (B, C, H, W) → (B, C, size, size)."""
     height, width = batch.shape[-2:]
     top, left = round((height - size) / 2.0), round((width - size) / 2.0)
-    return batch[..., top:top + size, left:left + size]
+    return batch[..., top:top + size, left:left + size].contiguous()
 
 
 class TensorLoader(torch.utils.data.DataLoader):
@@ -47,7 +48,8 @@ class TensorLoader(torch.utils.data.DataLoader):
 
     A DataLoader (``isinstance`` checks, ``loader.dataset``, ``loader.batch_size`` work as usual) whose
     iteration cuts batches by indexing instead of collating samples one by one.
-    images: (N, C, H, W) float (already normalised), labels: (N,) int64, both on the same device.
+    images: (N, C, H, W) float (already normalised), labels: (N,) int64, both on the same device. Batches are
+    contiguous (N, C, h, w) tensors, as a DataLoader collates them: the student's code sees no other strides.
     ``crop``: train-time random crop size (with flips when ``flip``); ``center``: test-time center crop.
     """
 
@@ -69,4 +71,4 @@ class TensorLoader(torch.utils.data.DataLoader):
                 batch = random_crop_flip(batch, self.crop, self.generator, self.flip)
             elif self.center is not None:
                 batch = center_crop(batch, self.center)
-            yield batch, labels[index]
+            yield batch.contiguous(), labels[index]  # what a DataLoader collates: contiguous NCHW

@@ -40,3 +40,16 @@ def test_loader_covers_every_sample_once_per_pass_and_is_seeded():
     again = torch.cat([y for _, y in TensorLoader(images, labels, batch_size=4, shuffle=True, seed=1)])
     assert torch.equal(first, again)
     assert isinstance(loader, torch.utils.data.DataLoader) and len(loader.dataset) == 10 and loader.batch_size == 4
+
+
+def test_batches_are_contiguous_nchw_whatever_the_source_strides():
+    """A DataLoader of ToTensor images yields contiguous batches: so does the fast path, even from NHWC
+    storage (a student's ``maps.view(-1, ...)`` must never fail in grading only)."""
+    nhwc = torch.rand(10, 32, 32, 3).permute(0, 3, 1, 2)
+    assert not nhwc.is_contiguous()
+    for options in ({}, {"crop": 28, "flip": True}, {"center": 28}):
+        loader = TensorLoader(nhwc, torch.arange(10), 4, shuffle=True, **options)
+        for images, _ in loader:
+            assert images.is_contiguous() and images.dtype == torch.float32
+            images.view(len(images), -1)
+    assert center_crop(torch.rand(2, 3, 32, 32), 28).is_contiguous()

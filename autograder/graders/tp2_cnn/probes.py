@@ -316,8 +316,9 @@ def _rgb(X, pad: int) -> np.ndarray:
 
 
 def _on_device(X: np.ndarray, mean, std, device: str) -> torch.Tensor:
-    """uint8 (N, H, W, 3) → float (N, 3, H, W) on ``device``, standardised when ``mean`` is given."""
-    images = torch.as_tensor(X, device=device).permute(0, 3, 1, 2)
+    """uint8 (N, H, W, 3) → contiguous float (N, 3, H, W) on ``device`` (the strides a DataLoader of ToTensor
+    images gives: a student's ``view`` must work), standardised when ``mean`` is given."""
+    images = torch.as_tensor(X, device=device).permute(0, 3, 1, 2).contiguous()
     if mean is None:
         return images.float() / 255
     return fastdata.normalize(images, torch.tensor(mean), torch.tensor(std))
