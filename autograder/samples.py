@@ -9,6 +9,10 @@ A corpus file ``tests/submissions/<assignment>.yml`` lists mutations::
       caught_by: [test_manual.py::test_backward_finite_differences]
 
 ``find`` must occur exactly once in the file, so a mutation can never silently do nothing.
+
+``tests/submissions/<assignment>_correct.yml`` lists *correct* variants in the same form (unusual but
+correct code: view vs reshape vs flatten, in-place ops where legal, functional vs module forms), with
+``passes``, the checks they touch, each of which must give them full marks.
 """
 
 from __future__ import annotations
@@ -34,6 +38,22 @@ class Mutation:
     demo: bool = False
 
 
+@dataclass(frozen=True)
+class Variant:
+    """Unusual but correct code: the reference with ``find`` replaced; every check of ``passes`` must pass."""
+
+    name: str
+    file: str
+    find: str
+    replace: str
+    passes: list[str]
+
+
+def variants(assignment: str) -> list[Variant]:
+    path = CORPUS / f"{assignment}_correct.yml"
+    return [Variant(**entry) for entry in yaml.safe_load(path.read_text(encoding="utf-8"))] if path.is_file() else []
+
+
 def mutations(assignment: str) -> list[Mutation]:
     path = CORPUS / f"{assignment}.yml"
     return [Mutation(**entry) for entry in yaml.safe_load(path.read_text(encoding="utf-8"))]
@@ -45,8 +65,8 @@ def reference_copy(assignment: str, target: Path) -> Path:
     return target
 
 
-def build(assignment: str, mutation: Mutation, target: Path) -> Path:
-    """Write the reference with ``mutation`` applied into ``target``."""
+def build(assignment: str, mutation: Mutation | Variant, target: Path) -> Path:
+    """Write the reference with ``mutation`` (or a correct variant) applied into ``target``."""
     reference_copy(assignment, target)
     path = target / mutation.file
     text = path.read_text(encoding="utf-8")

@@ -1,5 +1,6 @@
-"""Every grader against the reference (100%), the blank template (0 everywhere) and its corpus of buggy
-submissions (each caught by the checks its entry names), on the cpu tier, through the real isolated path;
+"""Every grader against the reference (100%), the blank template (0 everywhere), its corpus of buggy
+submissions (each caught by the checks its entry names) and its corpus of unusual but correct ones (full
+marks on the checks each entry names), on the cpu tier, through the real isolated path;
 and the student kit's public checks give the same verdicts as ``autograder grade``'s on all of them."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.conftest import assignments_with_graders
 
 ASSIGNMENTS = assignments_with_graders()
 MUTATIONS = [(a, m) for a in ASSIGNMENTS for m in samples.mutations(a)]
+VARIANTS = [(a, v) for a in ASSIGNMENTS for v in samples.variants(a)]
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +40,11 @@ def corpus(tmp_path_factory) -> list[tuple[str, str, Path, Options]]:
         public = [c["id"] for c in selfcheck.assignment_info(assignment)["checks"]]
         jobs.append((assignment, mutation.name, folder, Options(only=tuple(dict.fromkeys([*mutation.caught_by,
                                                                                              *public])))))
+    for assignment, variant in VARIANTS:
+        folder = samples.build(assignment, variant, root / assignment / f"correct-{variant.name}")
+        public = [c["id"] for c in selfcheck.assignment_info(assignment)["checks"]]
+        jobs.append((assignment, f"correct-{variant.name}", folder,
+                     Options(only=tuple(dict.fromkeys([*variant.passes, *public])))))
     return jobs
 
 
@@ -84,6 +91,13 @@ def test_buggy_submission_is_caught_by_the_expected_checks(graded, assignment, m
     assert not escaped, f"{mutation.name} passes {escaped}"
     for name, test in outcome.items():
         assert test["output"] and "grader error" not in test["output"], f"{name}: {test['output']!r}"
+
+
+@pytest.mark.parametrize("assignment, variant", VARIANTS, ids=[f"{a}-{v.name}" for a, v in VARIANTS])
+def test_unusual_but_correct_submission_scores_full_marks(graded, assignment, variant):
+    document = graded[assignment, f"correct-{variant.name}"]
+    assert set(variant.passes) <= {t["name"] for t in document["tests"]}
+    assert not _failures(document), _failures(document)
 
 
 _KIT_RUN = """
