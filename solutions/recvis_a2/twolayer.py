@@ -119,6 +119,7 @@ def gradcheck(trials: int = 1000, h: int = 3, seed: int = 0, tol: float = 1e-6, 
     Prints ``SUCCESS`` when no trial exceeds ``tol`` (the handout's test), ``FAILURE`` otherwise.
     """
     rng = np.random.default_rng(seed)
+    # BEGIN SOLUTION: per trial draw X, Y, Wi, bi, Wo, bo from rng; mean |analytic - numerical| per parameter
     sums = dict.fromkeys(("Wi", "bi", "Wo", "bo"), 0.0)
     worst = 0.0
     for _ in range(trials):
@@ -142,6 +143,7 @@ def gradcheck(trials: int = 1000, h: int = 3, seed: int = 0, tol: float = 1e-6, 
         else:
             print("FAILURE: Fix gradient_nn and/or gradient_nn_numerical implementation.")
     return result
+    # END SOLUTION
 
 
 def classification_error(X: np.ndarray, Y: np.ndarray, Wi, bi, Wo, bo) -> float:

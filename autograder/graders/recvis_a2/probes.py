@@ -8,7 +8,14 @@ import numpy as np
 import torch
 
 from autograder import fastdata
-from autograder.sandbox.probing import StudentError, call, student_function, summarize_model, tensor
+from autograder.sandbox.probing import (
+    StudentError,
+    call,
+    student_function,
+    student_module,
+    summarize_model,
+    tensor,
+)
 
 PARAMS = ("Wi", "bi", "Wo", "bo")
 CONVNET_LAYERS = ("conv1", "pool1", "conv2", "pool2", "linear1", "linear2")
@@ -70,6 +77,48 @@ def forward_logloss(X, Y, params, single_X, single_Y):
         out[name] = {k: _numeric(v, f"{where}'s {k} for {'a batch' if name == 'batch' else 'one sample'}",
                                  scalar=name == "single") for k, v in zip(("Po", "Yo", "loss"), result)}
     return out
+
+
+def gradcheck(trials: int, h: int, tol: float, key: str, base: float):
+    """``twolayer.gradcheck(trials, h, tol=tol)`` with the module's ``gradient_nn`` and
+    ``gradient_nn_numerical`` replaced by stand-ins: zeros, and zeros plus ``base * (t + 1) / trials`` on
+    every entry of ``key`` at trial t. Returns its result dict, what it printed, the number of calls of each
+    stand-in and the shapes of Wi they saw."""
+    import contextlib
+    import io
+
+    student_function("twolayer", "gradcheck")
+    module = student_module("twolayer")
+    calls = {"analytic": 0, "numerical": 0, "shapes": []}
+
+    def shapes(Wi, bi, Wo, bo):
+        return [np.zeros(np.shape(p)) for p in (Wi, bi, Wo)] + [0.0]
+
+    def analytic(X, Y, Wi, bi, Wo, bo, *args, **kwargs):
+        calls["analytic"] += 1
+        calls["shapes"].append(list(np.shape(Wi)))
+        return tuple(shapes(Wi, bi, Wo, bo))
+
+    def numerical(X, Y, Wi, bi, Wo, bo, *args, **kwargs):
+        calls["numerical"] += 1
+        grads = shapes(Wi, bi, Wo, bo)
+        index = PARAMS.index(key)
+        grads[index] = grads[index] + base * calls["numerical"] / trials
+        return tuple(grads)
+
+    saved = module.gradient_nn, module.gradient_nn_numerical
+    module.gradient_nn, module.gradient_nn_numerical = analytic, numerical
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            result = call("twolayer", "gradcheck", trials=trials, h=h, tol=tol)
+    finally:
+        module.gradient_nn, module.gradient_nn_numerical = saved
+    if not isinstance(result, dict) or not all(isinstance(result.get(k), (int, float, np.floating))
+                                               for k in (*PARAMS, "max")):
+        raise StudentError("twolayer.gradcheck should return a dict of floats with keys Wi, bi, Wo, bo and max")
+    return {"result": {k: float(result[k]) for k in (*PARAMS, "max")}, "printed": printed.getvalue()[-2000:],
+            "analytic": calls["analytic"], "numerical": calls["numerical"], "shapes": calls["shapes"][:3]}
 
 
 def gradient_nn(X, Y, params):

@@ -22,14 +22,31 @@ def test_sigm_stable(probe, rng):
                      f"twolayer.sigm({value})", rtol=0, atol=1e-12)
 
 
+def _saturating(rng: np.random.Generator, params: dict, count: int, target: float = 2000.0) -> np.ndarray:
+    """``count`` inputs X (count, d) with |Yo| >= ``target`` by construction: along a direction u, past every
+    ReLU kink, Yo(s u) = s c(u) + const with slope c(u) = sum_k max(0, Wi_k . u) Wo_k; take the directions
+    (the columns of Wi, their opposites, Wi Wo and random ones) of largest |c| and step past the kinks."""
+    Wi, bi, Wo, bo = (np.asarray(params[k], dtype=np.float64) for k in ("Wi", "bi", "Wo", "bo"))
+    candidates = np.concatenate([Wi.T, -Wi.T, (Wi @ Wo)[None], -(Wi @ Wo)[None],
+                                 rng.normal(size=(16, Wi.shape[0]))])
+    candidates /= np.linalg.norm(candidates, axis=1, keepdims=True)
+    slopes = np.maximum(candidates @ Wi, 0) @ Wo
+    inputs = []
+    for index in np.argsort(-np.abs(slopes))[:count]:
+        u, slope = candidates[index], slopes[index]
+        dots = u @ Wi
+        kinks = np.abs(bi) / np.maximum(np.abs(dots), 1e-12)
+        beyond = float(np.max(kinks)) + 1.0  # every unit past its kink: on when u . Wi_k > 0, off otherwise
+        const = float(np.where(dots > 0, bi, 0.0) @ Wo + bo)
+        inputs.append(u * (beyond + (target + abs(const)) / abs(slope)))
+    return np.stack(inputs)
+
+
 def test_forward_logloss(probe, rng):
     problem = ref.random_problem(rng, 8)
     params = problem["params"]
     X, Y = np.stack(problem["X"]), np.array(problem["Y"])
-    scale = 1000.0
-    while np.max(np.abs(ref.forward(X[-2:] * scale, Y[-2:], params)["Yo"])) < 1000:
-        scale *= 2
-    X[-2:] *= scale  # |Yo| above 1000 where -Y Yo > 0: log(1 + exp(-Y Yo)) must not overflow
+    X[-2:] = _saturating(rng, params, 2)  # |Yo| >= 2000 where -Y Yo > 0: log(1 + exp(-Y Yo)) must not overflow
     Y[-2:] = -np.sign(ref.forward(X[-2:], Y[-2:], params)["Yo"])
     got = float_arrays(probe("forward_logloss", X=X, Y=Y, params=params, single_X=X[0], single_Y=Y[0]))
     for name, x, y, shape in (("batch", X, Y, (len(Y),)), ("single", X[0], Y[0], ())):
@@ -89,6 +106,34 @@ def test_gradient_nn_numerical_central(probe, rng):
                           f"(eps=1e-2) to {fine:.2e} (eps=1e-3), only {coarse / max(fine, 1e-300):.0f} times "
                           "smaller; central differences (s(θ+eps) − s(θ−eps)) / (2 eps) have an error in eps² "
                           "(100 times smaller), one-sided ones only in eps (10 times)")
+
+
+def test_gradcheck(probe, rng):
+    """gradcheck on stand-in gradients whose difference on one parameter grows over the trials up to ``base``:
+    it must average the per-trial mean differences, and report FAILURE as soon as one trial exceeds tol."""
+    where = "twolayer.gradcheck"
+    trials, h, key = int(rng.integers(5, 12)), int(rng.integers(2, 6)), str(rng.choice(ref.PARAMS))
+    tol = float(10.0 ** rng.uniform(-7, -5))
+    for base, verdict in ((0.8 * tol, "SUCCESS"), (1.6 * tol, "FAILURE")):
+        got = probe("gradcheck", trials=trials, h=h, tol=tol, key=key, base=base)
+        what = f"{where}(trials={trials}, h={h}, tol={tol:.1e})"
+        if got["analytic"] != trials or got["numerical"] != trials:
+            raise CheckFailed(f"{what} called gradient_nn {got['analytic']} and gradient_nn_numerical "
+                              f"{got['numerical']} times: expected once each per trial ({trials})")
+        if any(shape != [2, h] for shape in got["shapes"]):
+            raise CheckFailed(f"{what}: Wi should have shape (2, h) = (2, {h}), got {got['shapes'][0]}")
+        mean = base * (trials + 1) / (2 * trials)
+        want = {k: (mean if k == key else 0.0) for k in ref.PARAMS} | {"max": base}
+        for name, value in want.items():
+            if not np.isclose(got["result"][name], value, rtol=1e-9, atol=1e-15):
+                raise CheckFailed(f"{what}: result[{name!r}] = {got['result'][name]:.4g}, expected {value:.4g} "
+                                  "(the mean absolute difference per parameter, averaged over the trials; 'max' "
+                                  "the largest per-trial mean difference)")
+        other = "FAILURE" if verdict == "SUCCESS" else "SUCCESS"
+        if verdict not in got["printed"] or other in got["printed"]:
+            raise CheckFailed(f"{what} printed {got['printed'].strip()[:120]!r} when the largest per-trial "
+                              f"difference is {base / tol:.1f} × tol (mean {mean / tol:.2f} × tol): it should "
+                              f"print {verdict} (SUCCESS only when no trial exceeds tol)")
 
 
 def test_twolayer_uses_numpy_only(submission):
