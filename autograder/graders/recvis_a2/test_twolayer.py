@@ -149,26 +149,39 @@ def _unbalanced(rng: np.random.Generator, n: int, positives: int, seed: int) -> 
     return X[index], Y[index]
 
 
-def test_train_loop_records_after_each_step(probe, rng, seed):
-    """With Wo = 0 and bo = 0 every first prediction is 0 (100% error); after the first SGD step every point
-    gets the class of the example drawn, so the first recorded error is the share of the other class."""
+def _train_loop(probe, rng, seed) -> tuple[dict, dict, int]:
+    """``train_loop`` for 2 epochs on unbalanced double moons from Wo = 0, bo = 0: (result, data, h)."""
     n, m, h, epochs = 40, 20, int(rng.integers(3, 7)), 2
     Xtr, Ytr = _unbalanced(rng, n, 12, int(rng.integers(2**31)))
     Xval, Yval = _unbalanced(rng, m, 5, int(rng.integers(2**31)))
-    where = "twolayer.train_loop"
     got = float_arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, lrate=0.02, nEpochs=epochs,
-                train_seed=seed % 2**31))
+                             train_seed=seed % 2**31))
     for key in ("tr_error", "val_error"):
-        expect_array(got[key], f"{where}'s {key} (nEpochs = {epochs}, N = {n} training samples)", (epochs * n,))
+        expect_array(got[key], f"twolayer.train_loop's {key} (nEpochs = {epochs}, N = {n} training samples)",
+                     (epochs * n,))
+    return got, {"tr_error": (Xtr, Ytr), "val_error": (Xval, Yval)}, h
+
+
+def test_train_loop_records_after_each_step(probe, rng, seed):
+    """With Wo = 0 and bo = 0 every first prediction is 0 (100% error); after the first SGD step every point
+    gets the class of the example drawn, so the first recorded error is the share of the other class."""
+    got, _, _ = _train_loop(probe, rng, seed)
     first = {"tr_error": (got["tr_error"][0], [30.0, 70.0]), "val_error": (got["val_error"][0], [25.0, 75.0])}
     for key, (value, allowed) in first.items():
         if not np.isclose(value, allowed, atol=1e-6).any():
             hint = (" — it is the error of the initial weights (Wo = 0, bo = 0 predict 0 everywhere): record the "
                     "errors after the SGD step of each iteration, not before") if np.isclose(value, 100) else ""
-            raise CheckFailed(f"{where}: {key}[0] = {value:g}%, expected the error after the first SGD step "
-                              f"({allowed[0]:g}% or {allowed[1]:g}% on this data){hint}")
+            raise CheckFailed(f"twolayer.train_loop: {key}[0] = {value:g}%, expected the error after the first SGD "
+                              f"step ({allowed[0]:g}% or {allowed[1]:g}% on this data){hint}")
+
+
+def test_train_loop_returns_the_final_weights(probe, rng, seed):
+    """The last recorded errors are those of the returned weights (computed here with the reference forward
+    pass on the student's weights: a hidden check, the student kit has no reference to replay it)."""
+    got, data, h = _train_loop(probe, rng, seed)
+    where = "twolayer.train_loop"
     weights = expect_arrays(got, {"Wi": (2, h), "bi": (h,), "Wo": (h,), "bo": ()}, where)
-    for key, X, Y in (("tr_error", Xtr, Ytr), ("val_error", Xval, Yval)):
+    for key, (X, Y) in data.items():
         want = ref.classification_error(X, Y, weights)
         if not np.isclose(got[key][-1], want, atol=1e-6):
             raise CheckFailed(f"{where}: {key}[-1] = {got[key][-1]:g}% but the returned weights have an error of "
