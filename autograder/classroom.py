@@ -72,9 +72,9 @@ def student_workflow(assignment: str) -> str:
                 {"name": "Check out", "uses": CHECKOUT, "with": {"persist-credentials": False}},
                 {"name": "Set up Python", "uses": SETUP_PYTHON,
                  "with": {"python-version": "3.12", "cache": "pip", "cache-dependency-path": "kit/labcheck-*.whl"}},
-                {"name": "Install torch (CPU build) and the student kit",
-                 "run": f"python -m pip install torch --index-url {TORCH_CPU_INDEX}\n"
-                        "python -m pip install kit/labcheck-*.whl\n"},
+                {"name": "Install torch (CPU build), what the lab imports and the student kit",
+                 "run": f"python -m pip install torch torchvision --index-url {TORCH_CPU_INDEX}\n"
+                        "python -m pip install -r requirements.txt kit/labcheck-*.whl\n"},
                 *graders,
                 reporter,
             ]}},

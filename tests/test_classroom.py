@@ -68,8 +68,8 @@ def test_student_workflow_runs_each_public_check_with_no_secret(assignment):
     assert steps[1]["uses"] == "actions/setup-python@v7"
     assert steps[1]["with"]["cache"] == "pip" and steps[1]["with"]["python-version"] == "3.12"
     assert steps[2]["run"].splitlines() == [
-        "python -m pip install torch --index-url https://download.pytorch.org/whl/cpu",
-        "python -m pip install kit/labcheck-*.whl"]
+        "python -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu",
+        "python -m pip install -r requirements.txt kit/labcheck-*.whl"]
 
     checks = config.load().assignment(assignment).selected("cpu", "public")
     graders = [s for s in steps if s.get("uses") == "classroom-resources/autograding-command-grader@v1"]
