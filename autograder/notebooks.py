@@ -1,16 +1,16 @@
-"""Student notebooks (otter-grader master notebooks) and the kit's checks run in-process inside them.
+"""Student notebooks: otter-grader master notebooks whose check cells call the student kit's runner.
 
 A master notebook is built with nbformat from ``assignments/<a>/statement.md`` (the handout, in order, ★
 kept) and ``assignments/<a>/notebook.py`` (the setup cell, the experiment cells and where the public checks
 go). Every paragraph of the handout that asks for a *(written answer)* becomes an otter **manual** question
-with an answer cell; every group of checks becomes an otter autograded question whose test cases call
-:func:`autograder.selfcheck.run_check`, which runs the grader's own pytest test function in-process: same probes
-(``autograder.graders.<a>.probes``), same judges (``autograder.checks``), same grading.yml entry. Nothing is
-re-implemented; otter is the notebook / self-check layer and the authoritative grade comes from
-``autograder grade`` (isolated worker).
+with an answer cell; every group of public checks becomes an otter autograded question whose test cases
+call :func:`autograder.selfcheck.run_check`, which runs the grader's own pytest test function in-process:
+same probes (``autograder.graders.<a>.probes``), same judges (``autograder.checks``), in the student kit
+with the reference values recorded at release. Nothing is re-implemented; otter is the notebook /
+self-check layer and the authoritative grade comes from ``autograder grade`` (isolated worker).
 
-Only cheap checks go into the notebook: cpu tier, no training ``budget``. Numeric answers live in
-``answers.yml`` beside the notebook and are checked by the ``answers`` question.
+Only public cheap checks go into the notebook: cpu tier, no training ``budget``. Numeric answers live in
+``answers.yml`` beside the notebook; the ``answers`` question checks their format.
 
 The same file wraps otter itself: :func:`otter_assign` (the release gate: with ``--debug`` the solution
 notebook must execute without error *and* score 100 % on its tests) and :func:`otter_run` (``otter run``
