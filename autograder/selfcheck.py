@@ -182,17 +182,47 @@ def run_check(assignment: str, check_id: str, env: dict | None = None, folder: s
 
 def _run_check(assignment: str, check_id: str, folder: Path, tape) -> None:
     from autograder.checks import CheckFailed, ProbeFailed
-    from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
     from autograder.tape import NotRecorded
 
     info = assignment_info(assignment)
     if check_id not in {c["id"] for c in info["checks"]}:
         raise CheckFailed(f"{assignment} has no public check {check_id!r}")
     seed = public_seed(check_id)
+    try:
+        execute(assignment, check_id, folder, info["modules"], seed, (lambda module: _recorded(module, tape))
+                if tape is not None else None)
+    except CheckFailed:
+        raise
+    except ProbeFailed as error:
+        raise CheckFailed(str(error)) from None
+    except NotRecorded as error:
+        raise CheckFailed(f"your code gave values this offline check has no reference for (reference call "
+                          f"{error}); it is checked when your work is graded") from None
+    except (ImportError, AttributeError) as error:
+        raise CheckFailed(f"{INTERNAL}: the check {check_id} cannot be loaded ({type(error).__name__}: "
+                          f"{error}); is a package the labs need missing from this environment?") from None
+    except AssertionError as error:
+        raise CheckFailed(str(error).split("\nassert ")[0]) from None
+    except Exception as error:  # noqa: BLE001 - a grader bug or a pytest.skip: reported, never raised as is
+        if type(error).__name__ == "Skipped":
+            raise CheckFailed(f"skipped: {error}") from None
+        raise CheckFailed(f"{INTERNAL}: {type(error).__name__}: {error}") from None
+
+
+def execute(assignment: str, check_id: str, folder: Path, modules: list[str], seed: int, patch=None,
+            rng=None, fixtures: dict | None = None, student: dict | None = None) -> None:
+    """Run the grader's test ``check_id`` in this process on the modules of ``folder``, its probes called
+    here (student modules imported fresh from ``folder`` into ``student``, then put away) with random,
+    numpy and torch seeded with ``seed``; the test's ``rng`` is ``rng`` (default: a generator of ``seed``).
+    ``patch(module)`` is a context manager applied around the call (e.g. recording the reference);
+    ``fixtures`` adds or replaces fixtures (name -> factory). Raises whatever the test raises."""
+    from autograder.checks import CheckFailed, ProbeFailed
+    from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
+
     reference_folder = SOLUTIONS / assignment
-    names = _managed_names(info["modules"], [folder, reference_folder])
+    names = _managed_names(modules, [folder, reference_folder])
     reference = _STASH.setdefault(assignment, {})
-    student: dict = {}
+    student = {} if student is None else student
     file_name, _, test_name = check_id.partition("::")
 
     def probe(name: str, /, **args):
@@ -213,38 +243,21 @@ def _run_check(assignment: str, check_id: str, folder: Path, tape) -> None:
 
     import numpy as np
 
-    fixtures = {"probe": lambda: probe, "seed": lambda: seed, "rng": lambda: np.random.default_rng(seed),
-                "record": dict, "submission": lambda: folder, "gpu_data_root": lambda: gpu_data_root}
+    available = {"probe": lambda: probe, "seed": lambda: seed,
+                 "rng": lambda: rng if rng is not None else np.random.default_rng(seed), "record": dict,
+                 "submission": lambda: folder, "gpu_data_root": lambda: gpu_data_root, **(fixtures or {})}
     with _modules(names, reference, str(reference_folder)):
-        try:
-            module = importlib.import_module(f"autograder.graders.{assignment}.{file_name.removesuffix('.py')}")
-            function = getattr(module, test_name.partition("[")[0])
-        except (ImportError, AttributeError) as error:
-            raise CheckFailed(f"{INTERNAL}: the check {check_id} cannot be loaded ({type(error).__name__}: "
-                              f"{error}); is a package the labs need missing from this environment?") from None
+        module = importlib.import_module(f"autograder.graders.{assignment}.{file_name.removesuffix('.py')}")
+        function = getattr(module, test_name.partition("[")[0])
         arguments = _parameters(function, test_name)
         for parameter in inspect.signature(function).parameters:
             if parameter in arguments:
                 continue
-            if parameter not in fixtures:
+            if parameter not in available:
                 raise CheckFailed(f"{INTERNAL}: fixture {parameter!r} is not available outside `autograder grade`")
-            arguments[parameter] = fixtures[parameter]()
-        try:
-            with _recorded(module, tape) if tape is not None else contextlib.nullcontext():
-                function(**arguments)
-        except CheckFailed:
-            raise
-        except ProbeFailed as error:
-            raise CheckFailed(str(error)) from None
-        except NotRecorded as error:
-            raise CheckFailed(f"your code gave values this offline check has no reference for (reference call "
-                              f"{error}); it is checked when your work is graded") from None
-        except AssertionError as error:
-            raise CheckFailed(str(error).split("\nassert ")[0]) from None
-        except Exception as error:  # noqa: BLE001 - a grader bug or a pytest.skip: reported, never raised as is
-            if type(error).__name__ == "Skipped":
-                raise CheckFailed(f"skipped: {error}") from None
-            raise CheckFailed(f"{INTERNAL}: {type(error).__name__}: {error}") from None
+            arguments[parameter] = available[parameter]()
+        with patch(module) if patch is not None else contextlib.nullcontext():
+            function(**arguments)
 
 
 def check_folder(assignment: str, folder: str | Path, only: tuple[str, ...] = (), part: str | None = None) -> dict:

@@ -7,16 +7,14 @@ as :mod:`autograder.selfcheck` builds them for the public checks (``plugin.py``'
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import importlib
-import inspect
 from pathlib import Path
 
 import numpy as np
 
-from autograder import config, selfcheck
+from autograder import config, data, selfcheck
 from autograder.checks import CheckFailed, ProbeFailed, gradients, values
-from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
 
 
 def seed_of(base: int, name: str, check_id: str) -> int:
@@ -40,11 +38,8 @@ class Runner:
     def __init__(self, assignment: str, folder: Path):
         self.assignment, self.folder = assignment, Path(folder).resolve()
         self.entries = {c.id: c for c in config.load().assignment(assignment).checks}
-        reference = selfcheck.SOLUTIONS / assignment
-        self.names = selfcheck._managed_names(config.load().assignment(assignment).modules, [self.folder, reference])
-        self.student: dict = {}
-        self.reference: dict = selfcheck._STASH.setdefault(assignment, {})
-        self.reference_folder = str(reference)
+        self.modules = config.load().assignment(assignment).modules
+        self.student: dict = {}  # the folder's modules, imported once and kept between checks
         self.margins: dict[str, float] = {}  # check id -> largest error / tolerance seen in its judges
 
     def _usage(self, check_id: str, ratio: float) -> None:
@@ -70,39 +65,25 @@ class Runner:
         wrappers = {"assert_close": assert_close, "assert_gradients": assert_gradients}
         return {name: wrapper for name, wrapper in wrappers.items() if hasattr(module, name)}
 
+    @contextlib.contextmanager
+    def _patched(self, module, check_id: str):
+        """Within: the tolerance judges of test ``module`` measure how much of their tolerance is used."""
+        saved = {name: getattr(module, name) for name in self._measured(module, check_id)}
+        for name, wrapper in self._measured(module, check_id).items():
+            setattr(module, name, wrapper)
+        try:
+            yield
+        finally:
+            for name, original in saved.items():
+                setattr(module, name, original)
+
     def run(self, check_id: str, seed: int) -> str | None:
         """None when the check passes under ``seed``, else its feedback."""
-        file_name, _, test_name = check_id.partition("::")
-
-        def probe(name: str, /, **args):
-            target = name if ":" in name else f"autograder.graders.{self.assignment}.probes:{name}"
-            with selfcheck._modules(self.names, self.student, str(self.folder)), selfcheck._seeded(seed):
-                try:
-                    value = to_plain(resolve_probe(target)(**args))
-                except StudentError as error:
-                    raise ProbeFailed(str(error)) from None
-                except Exception as error:  # noqa: BLE001 - student code may raise anything
-                    raise ProbeFailed(student_traceback(error, str(self.folder))) from None
-            return selfcheck._plain(value)
-
-        fixtures = {"probe": lambda: probe, "seed": lambda: seed, "rng": lambda: rng_of(seed), "record": dict,
-                    "submission": lambda: self.folder, "check": lambda: self.entries[check_id]}
-        with selfcheck._modules(self.names, self.reference, self.reference_folder):
-            module = importlib.import_module(f"autograder.graders.{self.assignment}.{file_name.removesuffix('.py')}")
-            function = getattr(module, test_name.partition("[")[0])
-            arguments = selfcheck._parameters(function, test_name)
-            for parameter in inspect.signature(function).parameters:
-                if parameter not in arguments:
-                    arguments[parameter] = fixtures[parameter]()
-            saved = self._measured(module, check_id)
-            saved = {name: (getattr(module, name), wrapper) for name, wrapper in saved.items()}
-            for name, (_, wrapper) in saved.items():
-                setattr(module, name, wrapper)
-            try:
-                function(**arguments)
-            except (CheckFailed, ProbeFailed, AssertionError) as error:
-                return str(error) or type(error).__name__
-            finally:
-                for name, (original, _) in saved.items():
-                    setattr(module, name, original)
+        fixtures = {"check": lambda: self.entries[check_id], "data_root": data.root}
+        try:
+            selfcheck.execute(self.assignment, check_id, self.folder, self.modules, seed,
+                              patch=lambda module: self._patched(module, check_id), rng=rng_of(seed),
+                              fixtures=fixtures, student=self.student)
+        except (CheckFailed, ProbeFailed, AssertionError) as error:
+            return str(error) or type(error).__name__
         return None

@@ -9,6 +9,7 @@ from autograder import reference
 
 manual = reference.module("tp1_mlp", "manual")
 data = reference.module("tp1_mlp", "data")
+svm = reference.module("tp1_mlp", "svm")
 PARAMS = ("Wh", "bh", "Wy", "by")
 
 
@@ -58,3 +59,12 @@ def sgd_steps(params: dict, X: np.ndarray, Y: np.ndarray, eta: float, steps: int
 def sequential_state(params: dict) -> dict[str, np.ndarray]:
     """The manual parameters as the state dict of Sequential(Linear, Tanh, Linear)."""
     return {"0.weight": params["Wh"], "0.bias": params["bh"], "2.weight": params["Wy"], "2.bias": params["by"]}
+
+
+def svm_sweep(sets: dict[str, np.ndarray], Cs: list[float]) -> list[dict[str, float]]:
+    """Per C, the reference ``svm.sweep_C``'s test accuracy and, to explain a wrong split, the training
+    accuracy of the same ``SVC(kernel="rbf", C=C)``."""
+    splits = {key: torch.tensor(sets[name]) for key, name in
+              (("Xtrain", "train_X"), ("Ytrain", "train_Y"), ("Xtest", "test_X"), ("Ytest", "test_Y"))}
+    on_train = svm.sweep_C({**splits, "Xtest": splits["Xtrain"], "Ytest": splits["Ytrain"]}, Cs)
+    return [{"test": accuracy, "train": train} for (_, accuracy), (_, train) in zip(svm.sweep_C(splits, Cs), on_train)]

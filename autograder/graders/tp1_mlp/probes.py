@@ -192,3 +192,13 @@ def svm_predictions(train_X, train_Y, test_X, test_Y, held_X, C: float):
             raise StudentError(f"svm.fit_svms()[{name!r}] is not a fitted scikit-learn model")
         out[str(name)] = np.asarray(model.predict(np.asarray(held_X))).astype(np.int64)
     return out
+
+
+def svm_sweep(train_X, train_Y, test_X, test_Y, Cs: list[float]):
+    """``svm.sweep_C`` on the given splits: its ``(C, accuracy)`` pairs as ``[[C, accuracy], ...]``."""
+    data = {"Xtrain": torch.tensor(train_X), "Ytrain": torch.tensor(train_Y),
+            "Xtest": torch.tensor(test_X), "Ytest": torch.tensor(test_Y)}
+    result = call("svm", "sweep_C", data, list(Cs))
+    if not isinstance(result, (list, tuple)) or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in result):
+        raise StudentError("svm.sweep_C should return a list of (C, accuracy) pairs, one per C")
+    return [[float(C), float(accuracy)] for C, accuracy in result]

@@ -68,3 +68,20 @@ def test_svm_rbf_beats_linear(probe, check, rng, record):
         raise CheckFailed(f"svm.fit_svms: RBF SVC scores {scores['SVC_rbf']:.1%} and the best linear SVM "
                           f"{best_linear:.1%}; expected the RBF kernel ≥ {check.threshold:.0%} and clearly "
                           "above the linear ones on the circles")
+
+
+def test_svm_sweep_scores_each_C_on_the_test_split(probe, rng):
+    sets = _circles(int(rng.integers(2**31)))
+    del sets["held_X"], sets["held_Y"]
+    Cs = [float(C) for C in np.sort(10.0 ** np.concatenate([rng.uniform(-3, -2, 1), rng.uniform(-1, 2, 2)]))]
+    got = probe("svm_sweep", Cs=Cs, **sets)
+    where = "svm.sweep_C"
+    if len(got) != len(Cs) or not np.allclose([C for C, _ in got], Cs):
+        raise CheckFailed(f"{where}: expected one (C, accuracy) pair per C, in the order of Cs {Cs}; got the Cs "
+                          f"{[C for C, _ in got]}")
+    for (C, accuracy), want in zip(got, ref.svm_sweep(sets, Cs)):
+        if not np.isclose(accuracy, want["test"], rtol=0, atol=1e-9):
+            hint = (" — it is the accuracy on the training split: score each model on the test split"
+                    if np.isclose(accuracy, want["train"], rtol=0, atol=1e-9) else "")
+            raise CheckFailed(f"{where}: for C = {C:.4g} the accuracy is {accuracy:.4f}, expected {want['test']:.4f} "
+                              f"(SVC(kernel=\"rbf\", C=C) fitted on the training split, scored on the test split){hint}")
