@@ -8,6 +8,7 @@ from torch import nn
 
 from autograder import reference
 from autograder.checks.models import layer_shapes
+from autograder.graders.tp2_cnn.probes import epoch_model
 from autograder.sandbox.probing import summarize_model
 
 models = reference.module("tp2_cnn", "models")
@@ -33,7 +34,18 @@ def random_state(rng: np.random.Generator, **kwargs) -> dict[str, np.ndarray]:
     """A state dict of the reference ``CifarNet(**kwargs)``: default init drawn from ``rng``, and with
     BatchNorm, random affine parameters and running statistics (so train and eval modes differ)."""
     torch.manual_seed(int(rng.integers(2**31)))
-    model = models.CifarNet(**kwargs)
+    return _randomised(models.CifarNet(**kwargs), rng)
+
+
+def epoch_state(rng: np.random.Generator, **kwargs) -> dict[str, np.ndarray]:
+    """A state dict of the epoch checks' small network (``probes.epoch_model(**kwargs)``), drawn as
+    :func:`random_state` draws CifarNet's."""
+    torch.manual_seed(int(rng.integers(2**31)))
+    return _randomised(epoch_model(**kwargs), rng)
+
+
+def _randomised(model: nn.Module, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``model``'s state with random BatchNorm affine parameters and running statistics."""
     state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     for name, value in state.items():
         if name.endswith("running_mean"):
@@ -42,9 +54,9 @@ def random_state(rng: np.random.Generator, **kwargs) -> dict[str, np.ndarray]:
             state[name] = rng.uniform(0.5, 2.0, value.shape).astype(np.float32)
         elif name.endswith("num_batches_tracked"):
             state[name] = np.array(int(rng.integers(10, 1000)), dtype=np.int64)
-        elif ".bn" in name and name.endswith("weight"):
+        elif name.split(".")[-2].startswith("bn") and name.endswith("weight"):
             state[name] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-        elif ".bn" in name and name.endswith("bias"):
+        elif name.split(".")[-2].startswith("bn") and name.endswith("bias"):
             state[name] = rng.normal(0, 0.1, value.shape).astype(np.float32)
     return state
 
@@ -63,9 +75,11 @@ def batches(rng: np.random.Generator, count: int, size: int, side: int = 32) -> 
 
 def run_epoch(state: dict, data: dict, model_kwargs: dict, lr: float | None = None,
               momentum: float = 0.0) -> dict:
-    """The reference ``train.epoch`` on ``data``'s batches; evaluation when ``lr`` is None, else one
-    training epoch with ``torch.optim.SGD(lr, momentum)``. Returns loss, accuracy and the state after."""
-    model = model_with(state, **model_kwargs)
+    """The reference ``train.epoch`` on ``data``'s batches with ``probes.epoch_model(**model_kwargs)``
+    holding ``state``; evaluation when ``lr`` is None, else one training epoch with
+    ``torch.optim.SGD(lr, momentum)``. Returns loss, accuracy and the state after."""
+    model = epoch_model(**model_kwargs)
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     optimizer = None if lr is None else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loader = [(torch.tensor(x), torch.tensor(y)) for x, y in zip(data["X"], data["Y"])]
     loss, acc = train.epoch(loader, model, nn.CrossEntropyLoss(), optimizer)

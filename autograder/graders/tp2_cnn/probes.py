@@ -47,6 +47,18 @@ def _signature(kwargs: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
+def epoch_model(batch_norm: bool = False, dropout: bool = False) -> nn.Module:
+    """A small network with the layer kinds whose behaviour an epoch loop must respect (BatchNorm, dropout)
+    for (B, 3, 16, 16) images: the epoch checks train it with the student's ``train.epoch`` and the
+    reference's, so they test the loop, not the student's CifarNet."""
+    from collections import OrderedDict
+
+    layers = [("conv", nn.Conv2d(3, 4, 3, padding=1)), *([("bn", nn.BatchNorm2d(4))] if batch_norm else []),
+              ("relu", nn.ReLU()), ("pool", nn.MaxPool2d(4)), ("flatten", nn.Flatten()),
+              *([("dropout", nn.Dropout(0.5))] if dropout else []), ("fc", nn.Linear(4 * 4 * 4, 10))]
+    return nn.Sequential(OrderedDict(layers))
+
+
 def _loaded(state: dict, kwargs: dict) -> nn.Module:
     """The student's ``CifarNet(**kwargs)`` holding the grader's weights (matched by state_dict names)."""
     model = _build("CifarNet", kwargs)
@@ -140,11 +152,13 @@ def _result(value, where: str) -> dict:
 
 
 def epoch(state: dict, X, Y, model_kwargs: dict, lr: float | None = None, momentum: float = 0.0):
-    """``train.epoch`` on the grader's batches with the student's model holding the grader's weights:
+    """``train.epoch`` on the grader's batches with :func:`epoch_model` holding the grader's weights:
     evaluation (no optimizer) when ``lr`` is None, else training with ``torch.optim.SGD(lr, momentum)``.
     Returns loss, accuracy, the state dict after, the mode/grad flags of each forward and whether any
     parameter has a gradient."""
-    model = _loaded(state, model_kwargs)
+    model = epoch_model(**model_kwargs)
+    own = model.state_dict()
+    model.load_state_dict({name: torch.tensor(np.asarray(value)).reshape(own[name].shape) for name, value in state.items()})
     X, Y = np.asarray(X), np.asarray(Y)
     loader = _loader(X.reshape(-1, *X.shape[2:]), Y.reshape(-1), X.shape[1])
     optimizer = None if lr is None else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)

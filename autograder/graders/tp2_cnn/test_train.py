@@ -1,5 +1,5 @@
 """Parts 2.2 and 3.3 (train.py): one epoch in evaluation and in training mode against the reference loop
-on the same weights and batches, main() evaluating without updates, optimizer and scheduler settings."""
+on the same small network, weights and batches (``probes.epoch_model``), main() evaluating without updates, optimizer and scheduler settings."""
 
 import numpy as np
 
@@ -21,8 +21,8 @@ def _loss_and_accuracy(got: dict, want: dict, where: str) -> None:
 
 def test_epoch_evaluation(probe, rng):
     kwargs = {"batch_norm": True, "dropout": True}
-    state = ref.random_state(rng, **kwargs)
-    data = ref.batches(rng, count=3, size=8)
+    state = ref.epoch_state(rng, **kwargs)
+    data = ref.batches(rng, count=3, size=8, side=16)
     got = probe("epoch", state=state, X=data["X"], Y=data["Y"], model_kwargs=kwargs)
     where = "train.epoch(loader, model, criterion) without optimizer"
     if any(flag["training"] for flag in got["flags"]):
@@ -42,8 +42,8 @@ def test_epoch_evaluation(probe, rng):
 
 def test_epoch_training(probe, rng):
     kwargs = {"batch_norm": True}
-    state = ref.random_state(rng, **kwargs)
-    data = ref.batches(rng, count=3, size=8)
+    state = ref.epoch_state(rng, **kwargs)
+    data = ref.batches(rng, count=3, size=8, side=16)
     lr = float(np.round(rng.uniform(0.01, 0.05), 3))
     got = probe("epoch", state=state, X=data["X"], Y=data["Y"], model_kwargs=kwargs, lr=lr)
     where = "train.epoch(loader, model, criterion, optimizer)"
