@@ -26,23 +26,23 @@ from pathlib import Path
 import numpy as np
 
 from autograder import config, selfcheck
+from autograder.release import ReleaseError
 from autograder.tape import Tape
 
 NAME = "labcheck"
 VERSION = "1.0.0"
 PACKAGE = Path(__file__).resolve().parent
-SHIPPED = ("__init__.py", "selfcheck.py", "tape.py", "data.py", "fastdata.py", "checks/*.py",
-           "sandbox/__init__.py",
+SHIPPED = ("__init__.py", "selfcheck.py", "tape.py", "data.py", "fastdata.py", "checks/*.py", "sandbox/__init__.py",
            "sandbox/probing.py", "sandbox/wire.py", "graders/__init__.py")
 REQUIRES = ("numpy>=1.22", "pyyaml>=6", "pytest>=7", "torch>=2.1")
 #: PyPI names of what the labs import under another name; what a notebook kernel already has is left out.
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "skimage": "scikit-image", "PIL": "pillow", "IPython": None,
                  "autograder": None, "otter": "otter-grader"}
-#: The module globals of a grader test that stand for the reference, and their imports.
-REFERENCE_IMPORTS = {("autograder", "reference"): "reference"}
+#: Imports of a grader test (module, name) that bring the reference besides ``graders.<a>._reference``.
+REFERENCE_IMPORTS = {("autograder", "reference")}
 
 
-class KitError(RuntimeError):
+class KitError(ReleaseError):
     """The student kit cannot be built; the message names the file and what is wrong."""
 
 
