@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import re
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -79,7 +80,7 @@ def public_tests(assignment: str, test_file: str, public: set[str]) -> str:
         if "_reference" in text or "SOLUTIONS" in text:
             raise KitError(f"{path}:{node.lineno}: reaches the reference other than through `ref` or `reference`")
         body.append(node)
-    tree.body = _used_imports_only(body)
+    tree.body = _without_hidden_helpers(body)
     return f'"""Public checks of {assignment} ({test_file}), replaying the reference values recorded at release."""\n' \
         + ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
@@ -87,8 +88,6 @@ def public_tests(assignment: str, test_file: str, public: set[str]) -> str:
 def lab_requirements(assignment: str) -> list[str]:
     """What the lab's own code and notebook import from PyPI, unpinned and without torch (the student's
     own torch stays): the student folder's ``requirements.txt``."""
-    import sys
-
     sources = [*sorted((selfcheck.SOLUTIONS / assignment).glob("*.py")),
                config.ROOT / "assignments" / assignment / "notebook.py"]
     local = {path.stem for path in sources}
@@ -104,7 +103,7 @@ def _names(statement: ast.stmt) -> set[str]:
     return {node.id for node in ast.walk(statement) if isinstance(node, ast.Name)}
 
 
-def _used_imports_only(body: list[ast.stmt]) -> list[ast.stmt]:
+def _without_hidden_helpers(body: list[ast.stmt]) -> list[ast.stmt]:
     """``body`` without the helpers and imported names that only hidden checks use."""
     definitions = {s.name: s for s in body if isinstance(s, (ast.FunctionDef, ast.ClassDef))}
     roots = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
