@@ -2,8 +2,8 @@
 
 A public check calls the grader's reference (``ref.forward(params, X)``, ``reference.answer_formats(a)``)
 on inputs it draws from a fixed public seed. At release, :class:`Recording` wraps those reference modules,
-runs each public check on the reference solution and stores every call, its plain-data arguments and
-its result in a :class:`Tape`. The student kit holds the tape instead of the reference: :class:`Replay`
+runs each public check on the reference solution and stores every call (a fingerprint of its arguments)
+with its result in a :class:`Tape`. The student kit holds the tape instead of the reference: :class:`Replay`
 answers the same calls with the same results, so the check's own judges run unchanged on the student's
 code. A call whose arguments were never recorded (they depend on what the student's code returned) raises
 :class:`NotRecorded`. Only plain data travels (the wire's JSON and ``.npy`` encoding): never pickle.
