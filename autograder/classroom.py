@@ -44,6 +44,13 @@ def step_id(check_id: str) -> str:
     return name
 
 
+def _checkout_and_python(title: str, version: str, cache_key: str) -> list[dict]:
+    """The first two steps of a job: check out (no credentials kept) and Python ``version`` with pip's cache."""
+    return [{"name": title, "uses": CHECKOUT, "with": {"persist-credentials": False}},
+            {"name": "Set up Python", "uses": SETUP_PYTHON,
+             "with": {"python-version": version, "cache": "pip", "cache-dependency-path": cache_key}}]
+
+
 def student_workflow(assignment: str) -> str:
     """``.github/workflows/classroom.yml`` of the student repository of ``assignment``."""
     checks = config.load().assignment(assignment).selected("cpu", "public")
@@ -69,9 +76,7 @@ def student_workflow(assignment: str) -> str:
             "runs-on": "ubuntu-latest",
             "if": "github.actor != 'github-classroom[bot]'",
             "steps": [
-                {"name": "Check out", "uses": CHECKOUT, "with": {"persist-credentials": False}},
-                {"name": "Set up Python", "uses": SETUP_PYTHON,
-                 "with": {"python-version": "3.12", "cache": "pip", "cache-dependency-path": "kit/labcheck-*.whl"}},
+                *_checkout_and_python("Check out", "3.12", "kit/labcheck-*.whl"),
                 {"name": "Install torch (CPU build), what the lab imports and the student kit",
                  "run": f"python -m pip install torch torchvision --index-url {TORCH_CPU_INDEX}\n"
                         "python -m pip install -r requirements.txt kit/labcheck-*.whl\n"},
@@ -128,9 +133,7 @@ def staff_workflow(assignments: list[str]) -> str:
         "runs-on": "ubuntu-latest",
         "env": assignment,
         "steps": [
-            {"name": "Check out the grading kit", "uses": CHECKOUT, "with": {"persist-credentials": False}},
-            {"name": "Set up Python", "uses": SETUP_PYTHON,
-             "with": {"python-version": "3.11", "cache": "pip", "cache-dependency-path": "pyproject.toml"}},
+            *_checkout_and_python("Check out the grading kit", "3.11", "pyproject.toml"),
             {"name": "Install the grading kit and Fashion-MNIST",
              "run": f"python -m pip install --extra-index-url {TORCH_CPU_INDEX} -e .\n"
                     "sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist\n"
