@@ -30,7 +30,6 @@ from pathlib import Path
 import yaml
 
 GRADERS = Path(__file__).resolve().parent / "graders"
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"  # the grading kit's (absent in the student kit)
 PUBLIC = "public.json"
 INTERNAL = "grader error (not your fault; tell the course staff)"
 RECORDED = ("ref", "reference")  # module globals of a grader test that stand for the reference
@@ -60,6 +59,15 @@ def assignment_info(assignment: str) -> dict:
 
 def assignments() -> list[str]:
     return sorted(p.name for p in GRADERS.iterdir() if (p / "probes.py").is_file())
+
+
+def _solution_folder(assignment: str) -> Path | None:
+    """The reference solution's folder in the grading kit; None in the student kit, which has none."""
+    try:
+        from autograder.reference import SOLUTIONS
+    except ImportError:
+        return None
+    return SOLUTIONS / assignment
 
 
 def _managed_names(modules: list[str], folders: list[Path]) -> set[str]:
@@ -119,15 +127,6 @@ def _seeded(seed: int) -> Iterator[None]:
         numpy.random.set_state(states[1])
         torch.random.set_rng_state(states[2])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
-
-
-def _plain(value):
-    """The value as the grader would receive it from the worker (the wire's plain-data round trip)."""
-    from autograder.sandbox import wire
-
-    blobs: list[bytes] = []
-    encoded = json.loads(json.dumps(wire._encode(value, blobs)))
-    return wire._decode(encoded, blobs)
 
 
 def _parameters(function, name: str) -> dict:
@@ -198,9 +197,6 @@ def _run_check(assignment: str, check_id: str, folder: Path, tape) -> None:
     except NotRecorded as error:
         raise CheckFailed(f"your code gave values this offline check has no reference for (reference call "
                           f"{error}); it is checked when your work is graded") from None
-    except (ImportError, AttributeError) as error:
-        raise CheckFailed(f"{INTERNAL}: the check {check_id} cannot be loaded ({type(error).__name__}: "
-                          f"{error}); is a package the labs need missing from this environment?") from None
     except AssertionError as error:
         raise CheckFailed(str(error).split("\nassert ")[0]) from None
     except Exception as error:  # noqa: BLE001 - a grader bug or a pytest.skip: reported, never raised as is
@@ -217,10 +213,11 @@ def execute(assignment: str, check_id: str, folder: Path, modules: list[str], se
     ``patch(module)`` is a context manager applied around the call (e.g. recording the reference);
     ``fixtures`` adds or replaces fixtures (name -> factory). Raises whatever the test raises."""
     from autograder.checks import CheckFailed, ProbeFailed
+    from autograder.sandbox import wire
     from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
 
-    reference_folder = SOLUTIONS / assignment
-    names = _managed_names(modules, [folder, reference_folder])
+    reference_folder = _solution_folder(assignment)
+    names = _managed_names(modules, [folder, *([reference_folder] if reference_folder else [])])
     reference = _STASH.setdefault(assignment, {})
     student = {} if student is None else student
     file_name, _, test_name = check_id.partition("::")
@@ -236,7 +233,7 @@ def execute(assignment: str, check_id: str, folder: Path, modules: list[str], se
                 raise
             except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
                 raise ProbeFailed(student_traceback(error, str(folder))) from None
-        return _plain(value)
+        return wire.round_trip(value)
 
     def gpu_data_root():
         raise CheckFailed("gpu-tier checks run only at grading")
@@ -246,9 +243,13 @@ def execute(assignment: str, check_id: str, folder: Path, modules: list[str], se
     available = {"probe": lambda: probe, "seed": lambda: seed,
                  "rng": lambda: rng if rng is not None else np.random.default_rng(seed), "record": dict,
                  "submission": lambda: folder, "gpu_data_root": lambda: gpu_data_root, **(fixtures or {})}
-    with _modules(names, reference, str(reference_folder)):
-        module = importlib.import_module(f"autograder.graders.{assignment}.{file_name.removesuffix('.py')}")
-        function = getattr(module, test_name.partition("[")[0])
+    with _modules(names, reference, str(reference_folder)) if reference_folder else contextlib.nullcontext():
+        try:
+            module = importlib.import_module(f"autograder.graders.{assignment}.{file_name.removesuffix('.py')}")
+            function = getattr(module, test_name.partition("[")[0])
+        except (ImportError, AttributeError) as error:
+            raise CheckFailed(f"{INTERNAL}: the check {check_id} cannot be loaded ({type(error).__name__}: "
+                              f"{error}); is a package the labs need missing from this environment?") from None
         arguments = _parameters(function, test_name)
         for parameter in inspect.signature(function).parameters:
             if parameter in arguments:

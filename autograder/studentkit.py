@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import config, selfcheck
+from autograder import config, reference, selfcheck
 from autograder.release import ReleaseError
 from autograder.tape import Tape
 
@@ -88,7 +88,7 @@ def public_tests(assignment: str, test_file: str, public: set[str]) -> str:
 def lab_requirements(assignment: str) -> list[str]:
     """What the lab's own code and notebook import from PyPI, unpinned and without torch (the student's
     own torch stays): the student folder's ``requirements.txt``."""
-    sources = [*sorted((selfcheck.SOLUTIONS / assignment).glob("*.py")),
+    sources = [*sorted((reference.SOLUTIONS / assignment).glob("*.py")),
                config.ROOT / "assignments" / assignment / "notebook.py"]
     local = {path.stem for path in sources}
     names: set[str] = set()
@@ -136,7 +136,7 @@ def record(assignment: str) -> Tape:
     tape = Tape()
     for entry in selfcheck.assignment_info(assignment)["checks"]:
         try:
-            selfcheck.run_check(assignment, entry["id"], folder=selfcheck.SOLUTIONS / assignment, tape=tape)
+            selfcheck.run_check(assignment, entry["id"], folder=reference.SOLUTIONS / assignment, tape=tape)
         except CheckFailed as error:
             raise KitError(f"{assignment}: the reference solution fails the public check {entry['id']} "
                            f"in-process: {error}") from None
@@ -200,8 +200,6 @@ def build(out: Path, assignments: list[str]) -> Path:
 def _answer_patterns(assignment: str) -> list[tuple[str, re.Pattern]]:
     """(key, pattern) of every answer-key value not given by the handout (``given: true``): integers of
     four digits or more (but powers of ten) with or without thousands separators, and shapes."""
-    from autograder import reference
-
     patterns = []
     for name, entry in reference.answer_key(assignment).items():
         if entry.get("given"):
@@ -264,7 +262,7 @@ def scan(files: dict[str, bytes], assignments: list[str]) -> list[str]:
     findings: list[str] = []
     for assignment in assignments:
         secrets: set[str] = set()
-        for path in sorted((selfcheck.SOLUTIONS / assignment).glob("*.py")):
+        for path in sorted((reference.SOLUTIONS / assignment).glob("*.py")):
             secrets |= strip.solution_lines(strip.strip_source(path.read_text(encoding="utf-8"), str(path))[1])
         secrets = {line for line in secrets if line.strip() not in engine}
         checks = grading.assignment(assignment).checks

@@ -45,8 +45,7 @@ def _plain(value):
 
 def _canonical(value):
     """Plain data as it reads back from a tape (tuples become lists, numpy scalars Python numbers)."""
-    blobs: list[bytes] = []
-    return wire._decode(json.loads(json.dumps(wire._encode(_plain(value), blobs))), blobs)
+    return wire.round_trip(_plain(value))
 
 
 def _restore(value):

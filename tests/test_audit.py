@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from autograder import config, selfcheck, strip
+from autograder import config, reference, strip
 from tests.conftest import assignments_with_graders
 from tests.inprocess import Runner, cheap_checks
 
@@ -16,7 +16,7 @@ from tests.inprocess import Runner, cheap_checks
 def student_functions(assignment: str) -> list[tuple[str, str]]:
     """``(file, qualified name)`` of every function holding a solution region, in file order."""
     found = []
-    for path in sorted((selfcheck.SOLUTIONS / assignment).glob("*.py")):
+    for path in sorted((reference.SOLUTIONS / assignment).glob("*.py")):
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines):
             match = strip.BEGIN.match(line)
@@ -30,7 +30,7 @@ def student_functions(assignment: str) -> list[tuple[str, str]]:
 def blank_one(assignment: str, file: str, name: str, target) -> None:
     """The reference in ``target`` with only the regions of ``name`` in ``file`` stripped (the markers of
     the other regions dropped, their code kept)."""
-    shutil.copytree(selfcheck.SOLUTIONS / assignment, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(reference.SOLUTIONS / assignment, target, ignore=shutil.ignore_patterns("__pycache__"))
     lines = (target / file).read_text(encoding="utf-8").splitlines()
     kept, opened = [], None
     for number, line in enumerate(lines):

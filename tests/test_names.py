@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from autograder import config, selfcheck
+from autograder import config, reference
 from tests.conftest import assignments_with_graders
 from tests.inprocess import Runner, cheap_checks, seed_of
 
@@ -33,7 +33,7 @@ _RUNNERS: dict[str, Runner] = {}
 
 @pytest.mark.parametrize("assignment, check_id", CHECKS, ids=[f"{a}-{c}" for a, c in CHECKS])
 def test_reference_passes_under_every_name(assignment, check_id):
-    runner = _RUNNERS.setdefault(assignment, Runner(assignment, selfcheck.SOLUTIONS / assignment))
+    runner = _RUNNERS.setdefault(assignment, Runner(assignment, reference.SOLUTIONS / assignment))
     base = config.load().seed
     failed = {}
     for index in range(NAMES):

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import bundle, config, notebooks, release, samples, selfcheck
+from autograder import bundle, config, notebooks, reference, release, samples, selfcheck
 from autograder.checks import CheckFailed
 
 ASSIGNMENTS = [a for a in config.load().assignments
@@ -145,7 +145,7 @@ def test_in_process_checks_leave_the_notebooks_modules_and_path_alone(folders, m
     assert sys.modules["manual"] is manual
     assert Path(manual.__file__).parent == folders["template"]
     assert sys.path == path_before
-    assert str(selfcheck.SOLUTIONS / "tp1_mlp") not in sys.path
+    assert str(reference.SOLUTIONS / "tp1_mlp") not in sys.path
     sys.modules.pop("manual")
 
 

@@ -80,6 +80,12 @@ def _elements(header: bytes) -> int:
     return header.count(b"[") + header.count(b"{") + header.count(b",")
 
 
+def round_trip(value):
+    """``value`` as the other side of the wire reads it (tuples as lists, numpy scalars as Python numbers)."""
+    blobs: list[bytes] = []
+    return _decode(json.loads(json.dumps(_encode(value, blobs))), blobs)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
