@@ -6,6 +6,7 @@ names a real grader test (and every grader test has an entry) is checked by :fun
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -113,8 +114,21 @@ def _number_checks(raw: Any, root: yaml.Node) -> None:
 
 
 def load(path: Path | None = None) -> Grading:
-    """Read and validate grading.yml (default: the repository's)."""
-    path = Path(path or ROOT / "grading.yml")
+    """Read and validate grading.yml (default: the repository's); parsed once per process while the file
+    stays the same (the result is frozen)."""
+    path = Path(path or ROOT / "grading.yml").resolve()
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        hint = "" if path.parent != ROOT.resolve() else (" (the grading kit reads grading.yml, solutions/ and assignments/ "
+                                               "from its checkout: install it editable, or set AUTOGRADER_ROOT)")
+        raise ConfigError(f"{path}: file not found{hint}") from None
+    return _parse(path, status.st_mtime_ns, status.st_size, status.st_ino)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(path: Path, *identity: int) -> Grading:
+    """grading.yml at ``path`` validated; ``identity`` (mtime, size, inode) keys the cache."""
     try:
         text = path.read_text(encoding="utf-8")
         raw, root = yaml.safe_load(text), yaml.compose(text)

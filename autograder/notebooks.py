@@ -39,9 +39,9 @@ import nbformat
 import yaml
 
 from autograder import config
+from autograder.reference import SOLUTIONS
 
 ASSIGNMENTS = config.ROOT / "assignments"
-SOLUTIONS = config.ROOT / "solutions"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 TINY_VARIABLE = "AUTOGRADER_TINY"  # "1": experiments run with tiny budgets (the kit's tests, the release gate)
 STUDENT_SEED = 0

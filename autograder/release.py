@@ -14,8 +14,8 @@ import yaml
 
 from autograder import config, strip
 from autograder.checks.answers import load_key, student_template
+from autograder.reference import SOLUTIONS
 
-SOLUTIONS = config.ROOT / "solutions"
 TEMPLATES = config.ROOT / "student_template"
 ASSIGNMENTS = config.ROOT / "assignments"
 
