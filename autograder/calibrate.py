@@ -79,7 +79,7 @@ def calibrate(assignment: str, tier: str, seeds: int, jobs: int = 1, margin: flo
 
         def run(job):
             name, seed, folder, only = job
-            options = Options(tier=tier, seed=seed, only=only, data=data)
+            options = Options(tier=tier, seed=seed, only=only, data=data, key=f"calibrate-{seed}")
             return name, grade_one(Submission(f"{name}-{seed}", folder, assignment), root / "out", options)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

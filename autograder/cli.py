@@ -100,7 +100,7 @@ def cmd_grade(args) -> int:
     else:
         threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(submissions))))
     options = Options(tier=args.tier, seed=args.seed, threads=threads, data=args.data, grading_path=args.grading,
-                      deadline=args.deadline)
+                      deadline=args.deadline, key=args.key)
     started = time.monotonic()
     if args.executor == "slurm":
         from autograder.cluster import Slurm, grade_class
@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="torch threads per worker (default: the cores shared among the parallel jobs)")
     grade.add_argument("--out", default="graded", help="output folder (default: graded/)")
     grade.add_argument("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
+    grade.add_argument("--key", default=None,
+                       help="the grading's secret key (default: a fresh one per submission); a results.json "
+                            "records its keys under extra_data.keys, to grade it again alike")
     grade.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
                        help="each submission's results.json is written within SECONDS; checks left unrun then "
                             "score 0 as 'not run: the grading time ran out'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,9 @@ class Options:
     grading_path: Path | None = None
     only: tuple[str, ...] = ()  # check ids to run (default: every selected check)
     deadline: float | None = None  # seconds each submission's grading may take, results.json included
+    #: the grading's secret (held-out data and hidden inputs derive from it; never sent to the worker):
+    #: None draws a fresh one per submission; results.json records it so that a grading can be reproduced
+    key: str | None = None
 
     def checks(self, grading: config.Grading, assignment: str) -> list[config.Check]:
         """The checks this run grades."""
@@ -55,12 +59,16 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
     targets = [str(GRADERS / assignment / c.id) for c in checks] if options.only else [str(GRADERS / assignment)]
     with tempfile.TemporaryDirectory(prefix="autograder-grade-") as scratch:
         report = Path(scratch) / "report.json"
+        key_file = Path(scratch) / "key"
+        key_file.touch(mode=0o600)
+        key_file.write_text(options.key or new_key())
         # no cache, no third-party plugins, none of the plugins whose end-of-session gc.collect() passes cost
         # half a second with torch loaded
         command = [*targets, "-p", "autograder.plugin", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
                    "-p", "no:threadexception", "-q", "--no-header", "-o", "addopts=", "--rootdir", str(GRADERS),
                    f"--submission={folder}", f"--submission-name={name}", f"--tier={options.tier}",
-                   f"--visibility={options.visibility}", f"--report={report}", f"--threads={options.threads}"]
+                   f"--visibility={options.visibility}", f"--report={report}", f"--threads={options.threads}",
+                   f"--key-file={key_file}"]
         command += [f"--seed={options.seed}"] * (options.seed is not None)
         command += [f"--data={options.data}"] * (options.data is not None)
         command += [f"--grading={options.grading_path}"] * (options.grading_path is not None)
@@ -83,8 +91,15 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
     return records, note, seconds
 
 
+def new_key() -> str:
+    """A fresh secret key for one grading."""
+    return secrets.token_hex(16)
+
+
 def grade_one(submission: Submission, out: Path, options: Options) -> dict:
-    """Grade one submission into ``out/<name>/results.json`` and return the results."""
+    """Grade one submission into ``out/<name>/results.json`` and return the results (a fresh key unless
+    ``options.key`` names one)."""
+    options = replace(options, key=options.key or new_key())
     try:
         with submission.unpacked() as (folder, problems):
             if problems:
@@ -103,11 +118,15 @@ def write_record(submission: Submission, out: Path, options: Options, records: d
     grading = config.load(options.grading_path)
     assignment = grading.assignment(submission.assignment)
     target = out / submission.folder / "results.json"
+    previous = read_record(target)
     document = results.build(submission.assignment, assignment.title, options.checks(grading, submission.assignment),
                              options.tier, records, seed=options.seed if options.seed is not None else grading.seed,
-                             seconds=seconds, note=note, previous=read_record(target),
+                             seconds=seconds, note=note, previous=previous,
                              order=[c.id for c in assignment.checks])
     document["extra_data"]["submission"] = submission.name
+    if options.key is not None:  # per tier: `autograder grade --key KEY --tier TIER` grades it again alike
+        keys = (previous or {}).get("extra_data", {}).get("keys")
+        document["extra_data"]["keys"] = {**(keys if isinstance(keys, dict) else {}), options.tier: options.key}
     results.write(target, document)
     return document
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import secrets
 import time
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def pytest_addoption(parser) -> None:
     group.addoption("--tier", choices=("cpu", "gpu"), default="cpu")
     group.addoption("--visibility", choices=("all", "public"), default="all")
     group.addoption("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
+    group.addoption("--key-file", type=Path, default=None,
+                    help="file holding this grading's secret key (default: a fresh random key)")
     group.addoption("--grading", type=Path, default=None, help="grading.yml to use")
     group.addoption("--report", type=Path, default=None, help="write per-check records (JSON) here")
     group.addoption("--threads", type=int, default=1, help="torch threads in the worker")
@@ -58,6 +61,8 @@ class Grader:
         self.grading = load(options.grading)
         self.records: dict[str, dict] = {}
         self.worker: Worker  # set by pytest_configure
+        #: the grading's secret: the private generators derive from it; the worker never sees it
+        self.key = options.key_file.read_text().strip() if options.key_file else secrets.token_hex(16)
 
     def entry(self, item) -> Check:
         return self.grading.assignment(assignment_of(item)).check(check_id(item))
@@ -144,11 +149,17 @@ def seed(request, check) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
 
+def private_rng(key: str, seed: int) -> np.random.Generator:
+    """The private generator of the check of ``seed`` in the grading of secret ``key``."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(f"{key}|{seed}".encode()).digest()[:8], "big"))
+
+
 @pytest.fixture
-def rng(seed) -> np.random.Generator:
-    """The grader's private generator: draw inputs and held-out data from it. ``seed`` itself is public
-    (the worker is seeded with it before each probe), so nothing secret may be derived from ``seed``."""
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(f"{seed}|private".encode()).digest()[:8], "big"))
+def rng(request, seed) -> np.random.Generator:
+    """The grader's private generator: draw inputs and held-out data from it. It derives from the grading's
+    secret key (fresh for every grading unless ``--key-file`` names one): ``seed`` itself is public (the
+    worker is seeded with it before each probe), so nothing secret may be derived from ``seed``."""
+    return private_rng(_grader(request.config).key, seed)
 
 
 @pytest.fixture
@@ -254,7 +265,7 @@ def pytest_runtest_makereport(item, call):
 def _write_report(grader: Grader) -> None:
     if grader.options.report is None:
         return
-    payload = {"checks": list(grader.records.values()), "finished": time.time(),
+    payload = {"checks": list(grader.records.values()), "finished": time.time(), "key": grader.key,
                "worker_starts": grader.worker.starts, "worker_wait_seconds": grader.worker.waited}
     partial = grader.options.report.with_suffix(".partial")
     partial.write_text(json.dumps(payload, indent=1, default=_jsonable))
