@@ -138,3 +138,46 @@ def summarize_model(model, input_shape: tuple[int, ...], train: bool = False) ->
     return {"layers": layers, "output_shape": list(output.shape),
             "total_params": sum(p.numel() for p in model.parameters()),
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+
+
+def optimizer_trajectory(optimizer, params: dict, grads: dict, steps: int = 2) -> list[dict]:
+    """The values of ``params`` (name -> tensor, the optimizer's) after each of ``steps`` calls of
+    ``optimizer.step()``, every gradient set to ``grads[name]`` before each step: plain data for the grader's
+    judge (:mod:`autograder.checks.steps`), no verdict here."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise StudentError(f"expected a torch.optim optimizer, got {type(optimizer).__name__}")
+    out = []
+    for _ in range(steps):
+        for name, p in params.items():
+            p.grad = torch.tensor(grads[name], dtype=p.dtype).reshape(p.shape)
+        optimizer.step()
+        out.append({name: tensor(p, name) for name, p in params.items()})
+    return out
+
+
+def describe_class(value) -> list[str]:
+    """The qualified names of ``type(value)`` and of its bases (method resolution order): the grader decides
+    what class the handout asks for."""
+    return [f"{cls.__module__}.{cls.__qualname__}" for cls in type(value).__mro__]
+
+
+def figure_contents(figure, where: str) -> dict:
+    """What a matplotlib figure shows, as plain data: per axes (in ``figure.axes`` order) its title, its images
+    (``imshow`` arrays) and its lines (x, y, label). Duck-typed: the worker never imports matplotlib."""
+    if not hasattr(figure, "axes") or not hasattr(figure, "savefig"):
+        raise StudentError(f"{where} should return the matplotlib figure it drew (e.g. from plt.subplots), got "
+                           f"{type(figure).__name__}")
+    def numbers(values, what: str) -> np.ndarray:
+        array = np.array(np.ma.getdata(values))
+        if array.dtype.kind not in "biuf":
+            raise StudentError(f"{where}: the figure's {what} should hold numbers, got dtype {array.dtype}")
+        return array
+
+    axes = []
+    for ax in figure.axes:
+        images = [numbers(image.get_array(), "images") for image in ax.get_images()]  # dtype kept (uint8 or float)
+        lines = [{"x": numbers(line.get_xdata(), "lines").astype(np.float64),
+                  "y": numbers(line.get_ydata(), "lines").astype(np.float64), "label": str(line.get_label())}
+                 for line in ax.get_lines()]
+        axes.append({"title": str(ax.get_title()), "images": images, "lines": lines})
+    return {"axes": axes}

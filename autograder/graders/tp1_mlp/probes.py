@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autograder.sandbox.probing import StudentError, call, summarize_model, tensor
+from autograder.sandbox.probing import (StudentError, call, describe_class, optimizer_trajectory,
+                                        summarize_model, tensor)
 
 PARAMS = ("Wh", "bh", "Wy", "by")
 
@@ -53,12 +54,12 @@ def backward(params, outputs, Y):
 
 
 def sgd(params, grads, eta):
+    """``manual.sgd``: the values it returns and those of the tensors it was given, after the call."""
     tensors = _tensors(params)
-    originals = dict(tensors)
+    passed = dict(tensors)
     returned = call("manual", "sgd", tensors, _tensors(grads), eta)
     return {"returned": _param_dict(returned, "manual.sgd"),
-            "in_place": all(originals[k] is tensors[k] for k in PARAMS) and all(
-                np.array_equal(tensor(tensors[k], k), tensor(returned[k], k)) for k in PARAMS)}
+            "passed": {k: tensor(v, f"params[{k!r}]") for k, v in passed.items()}}
 
 
 def _leaf_report(params: dict[str, torch.Tensor]) -> dict:
@@ -93,7 +94,7 @@ def _model_with(module: str, state, nx: int, nh: int, ny: int) -> torch.nn.Modul
 def model_summary(nx: int, nh: int, ny: int, batch: int):
     model = call("nn_mlp", "make_model", nx, nh, ny)
     summary = summarize_model(model, (batch, nx))
-    summary["sequential"] = isinstance(model, torch.nn.Sequential)
+    summary["classes"] = describe_class(model)
     return summary
 
 
@@ -115,17 +116,14 @@ def nn_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
     return reports
 
 
-def optimizer_settings(nx: int, nh: int, ny: int, eta: float):
-    model = call("nn_mlp", "make_model", nx, nh, ny)
+def optimizer_steps(state, grads, eta: float, steps: int = 2):
+    """``optim_mlp.make_optimizer`` on the grader's float64 Sequential(Linear, Tanh, Linear) with weights
+    ``state``: the parameters after each step with the gradients fixed to ``grads``."""
+    (nh, nx), ny = np.shape(state["0.weight"]), len(state["2.bias"])
+    model = torch.nn.Sequential(torch.nn.Linear(nx, nh), torch.nn.Tanh(), torch.nn.Linear(nh, ny)).double()
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     optimizer = call("optim_mlp", "make_optimizer", model, eta)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise StudentError(f"optim_mlp.make_optimizer should return a torch.optim optimizer, "
-                           f"got {type(optimizer).__name__}")
-    group = optimizer.param_groups[0]
-    covered = {id(p) for g in optimizer.param_groups for p in g["params"]}
-    return {"type": type(optimizer).__name__, "lr": float(group["lr"]),
-            "momentum": float(group.get("momentum", 0.0)), "weight_decay": float(group.get("weight_decay", 0.0)),
-            "all_parameters": all(id(p) in covered for p in model.parameters())}
+    return {"steps": optimizer_trajectory(optimizer, dict(model.named_parameters()), grads, steps)}
 
 
 def optim_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
@@ -140,27 +138,16 @@ def optim_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
     return reports
 
 
-def _predict(trained, X: torch.Tensor, where: str) -> np.ndarray:
-    """Class predictions (N,) of a trained model (nn.Module) or parameter dict (manual.forward)."""
-    with torch.no_grad():
-        if isinstance(trained, torch.nn.Module):
-            trained.eval()
-            scores = trained(X.to(next(trained.parameters()).device))
-        elif isinstance(trained, dict):
-            scores, _ = call("manual", "forward", trained, X)
-        else:
-            raise StudentError(f"{where} should return (params or model, history), got {type(trained).__name__}")
-    return tensor(scores, f"{where}: scores", ndim=2).argmax(axis=1)
-
-
 def _history(history, where: str) -> dict:
     if not isinstance(history, dict):
         raise StudentError(f"{where} should return (model, history) with history a dict of lists")
     return {k: [float(x) for x in v] for k, v in history.items() if isinstance(v, (list, tuple))}
 
 
-def train_and_predict(variant: str, train_X, train_Y, test_X, test_Y, held_X, budget: dict):
-    """Train with ``train.train_<variant>`` on the given split, then predict the held-out images.
+def train(variant: str, train_X, train_Y, test_X, test_Y, budget: dict):
+    """Train with ``train.train_<variant>`` on the given split; return what it trained — ``{"params": {Wh,
+    bh, Wy, by}}`` (manual, autograd) or ``{"state": model.state_dict()}`` (nn, optim, mnist) — and its
+    history. The grader predicts the held-out data with them (the held-out data never reach the worker).
 
     Images arrive as uint8 (N, 28, 28) for the image variant and are scaled to [0, 1] and flattened.
     """
@@ -176,7 +163,13 @@ def train_and_predict(variant: str, train_X, train_Y, test_X, test_Y, held_X, bu
     if not isinstance(result, tuple) or len(result) != 2:
         raise StudentError(f"{where} should return (params or model, history)")
     trained, history = result
-    return {"predictions": _predict(trained, prepared(held_X), where), "history": _history(history, where)}
+    if isinstance(trained, torch.nn.Module):
+        got = {"state": {str(k): tensor(v, f"{where}'s model's {k}") for k, v in trained.state_dict().items()}}
+    elif isinstance(trained, dict):
+        got = {"params": _param_dict(trained, where)}
+    else:
+        raise StudentError(f"{where} should return (params or model, history), got {type(trained).__name__}")
+    return {**got, "history": _history(history, where)}
 
 
 def svm_predictions(train_X, train_Y, test_X, test_Y, held_X, C: float):

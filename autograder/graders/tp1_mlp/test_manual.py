@@ -88,9 +88,13 @@ def test_sgd(probe, rng):
     eta = float(rng.uniform(0.01, 0.5))
     got = probe("sgd", params=problem["params"], grads=grads, eta=eta)
     for name, value in problem["params"].items():
-        assert_close(got["returned"].get(name), value - eta * grads[name], f"manual.sgd: new {name}")
-    if not got["in_place"]:
-        raise CheckFailed("manual.sgd must update the tensors of params in place and return params")
+        want = value - eta * grads[name]
+        assert_close(got["returned"].get(name), want, f"manual.sgd: new {name}")
+        passed = expect_array(got["passed"].get(name), f"manual.sgd: params[{name!r}] after the call", want.shape)
+        if np.array_equal(passed, value):
+            raise CheckFailed(f"manual.sgd: the tensor params[{name!r}] it was given still holds the old values: "
+                              "update the tensors of params in place (-= or sub_) and return params")
+        assert_close(passed, want, f"manual.sgd: params[{name!r}] after the call (updated in place)")
 
 
 def test_manual_uses_no_autograd(submission):

@@ -4,6 +4,7 @@ import numpy as np
 
 from autograder.checks import CheckFailed
 from autograder.checks.models import assert_output_shapes, assert_parameter_counts
+from autograder.checks.steps import assert_trajectory, likely_cause, sgd_trajectory
 from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp1_mlp import _reference as ref
 from autograder.sandbox.probing import summarize_model
@@ -41,8 +42,8 @@ def test_nn_model_structure(probe, rng):
 
     want = summarize_model(torch.nn.Sequential(torch.nn.Linear(nx, nh), torch.nn.Tanh(),
                                                torch.nn.Linear(nh, ny)), (5, nx))
-    if not got["sequential"]:
-        raise CheckFailed("nn_mlp.make_model should return a torch.nn.Sequential")
+    if "torch.nn.modules.container.Sequential" not in got["classes"]:
+        raise CheckFailed(f"nn_mlp.make_model returns a {got['classes'][0]}, expected a torch.nn.Sequential")
     assert_parameter_counts(got, want, "nn_mlp.make_model")
     assert_output_shapes(got, want, "nn_mlp.make_model", (5, nx))
 
@@ -69,15 +70,16 @@ def test_nn_two_steps(probe, rng):
 
 
 def test_optimizer_settings(probe, rng):
+    """Plain SGD with lr = eta, judged from two steps with fixed gradients (momentum, weight decay, another lr
+    or a parameter left out show in the values)."""
+    problem = ref.random_problem(rng)
     eta = float(np.round(rng.uniform(0.01, 0.5), 3))
-    got = probe("optimizer_settings", nx=3, nh=4, ny=2, eta=eta)
-    if got["type"] != "SGD":
-        raise CheckFailed(f"optim_mlp.make_optimizer returns {got['type']}, expected torch.optim.SGD")
-    if not np.isclose(got["lr"], eta) or got["momentum"] or got["weight_decay"]:
-        raise CheckFailed(f"optim_mlp.make_optimizer: lr={got['lr']}, momentum={got['momentum']}, weight_decay="
-                          f"{got['weight_decay']}; expected plain SGD with lr={eta}")
-    if not got["all_parameters"]:
-        raise CheckFailed("optim_mlp.make_optimizer: the optimizer does not hold all of model.parameters()")
+    state = ref.sequential_state(problem["params"])
+    grads = {name: rng.normal(0, 1, np.shape(value)) for name, value in state.items()}
+    got = probe("optimizer_steps", state=state, grads=grads, eta=eta)
+    where = f"optim_mlp.make_optimizer(model, {eta})"
+    assert_trajectory(got["steps"], sgd_trajectory(state, grads, eta), state, f"{where} (expected plain "
+                      f"torch.optim.SGD with lr={eta})", cause=lambda steps: likely_cause(state, grads, steps, eta, 0.0))
 
 
 def test_optim_two_steps(probe, rng):
