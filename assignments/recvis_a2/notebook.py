@@ -181,12 +181,13 @@ def build():
         "Task 1.5": [TRAINING],
         "Run the training 5 times from 5 random": [INITIALISATIONS],
         "With `h = 7`, train 5 times for each `lrate": [LEARNING_RATE],
-        "With `lrate = 0.02`, train 5 times for each `h": [HIDDEN_UNITS],
+        "With `lrate = 0.02`, train 5 times for each `h": [HIDDEN_UNITS, Checks(
+            "experiments", "test_experiments.py::*", "Checks of experiments.py")],
         "**Convolution.**": [CONVOLUTION],
         "Implement `derivative_filter()`": [DERIVATIVE],
         "`max_pool(x, kernel=15, stride=1)`": [POOLING,
                                                        Checks("blocks", "test_blocks.py::*", "Checks of blocks.py")],
         "**Baseline.**": [CIFAR],
         "Task 3.2": [CONVNET, Checks(
-            "convnet", ["test_convnet.py::*", "test_training.py::*"], "Checks of convnet.py")],
+            "convnet", ["test_convnet.py::*", "test_figures.py::*", "test_training.py::*"], "Checks of convnet.py")],
     })

@@ -83,9 +83,13 @@ def hidden_units_sweep(Xtr: np.ndarray, Ytr: np.ndarray, Xval: np.ndarray, Yval:
                        lrate: float = 0.02, seed: int = 0, quiet: bool = False) -> dict:
     """Train ``trials`` networks with learning rate ``lrate`` for each number of hidden units (Task 1.8).
 
-    Returns the same dict as :func:`learning_rate_sweep` with ``"param": "h"`` and ``"values": list(hs)``.
+    Returns the same dict as :func:`learning_rate_sweep` with ``"param": "h"`` and ``"values": list(hs)``:
+    ``curves[0, i, j]`` and ``curves[1, i, j]`` are the training and validation errors of trial i with
+    ``hs[j]`` hidden units. Each run calls ``train_loop`` with ``vis='never'`` and a seed of its own.
     """
+    # BEGIN SOLUTION: as learning_rate_sweep does for the learning rates, but sweeping h at a fixed lrate
     return _sweep("h", hs, lambda h: (h, lrate), Xtr, Ytr, Xval, Yval, trials, nEpochs, seed, quiet)
+    # END SOLUTION
 
 
 def plot_sweep(result: dict, path: str | None = None, every: int = 100):

@@ -144,38 +144,29 @@ def get_cifar10(root: str, download: bool = False, train_subset: int | None = No
 
 
 def show_examples(dataset: Dataset, n: int = 5, path: str | None = None):
-    """Task 3.1: show the first n images of a normalised CIFAR-10 dataset with their class names.
+    """Task 3.1: show n images of a normalised CIFAR-10 dataset (items ``(image (3, 32, 32) in [-1, 1],
+    label)``), one subplot each, titled with its class name (``CLASSES``).
 
-    Returns the matplotlib figure (saved to ``path`` when given).
+    Each image is drawn with ``imshow`` as an (32, 32, 3) array in [0, 1] (undo ``Normalize((0.5,) * 3,
+    (0.5,) * 3)``, channels last). Returns the matplotlib figure (saved to ``path`` when given).
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, n, figsize=(2 * n, 2.4), squeeze=False)
-    for ax, index in zip(axes[0], range(n)):
-        image, label = dataset[index]
-        ax.imshow((image / 2 + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())  # undo Normalize(0.5, 0.5)
-        ax.set_title(CLASSES[int(label)])
-        ax.axis("off")
+    raise NotImplementedError("convnet.show_examples: one subplot per image: imshow of the un-normalised (H, W, 3) image, title CLASSES[label]")
     if path is not None:
         fig.savefig(path, dpi=100, bbox_inches="tight")
     return fig
 
 
-def plot_filters(network: nn.Module, path: str | None = None, nrow: int = 8):
-    """Task 3.5: the first convolution's filters (conv1.weight, (16, 3, 5, 5)) as a grid of RGB images,
-    each rescaled to [0, 1]. Returns the matplotlib figure (saved to ``path`` when given)."""
-    import matplotlib.pyplot as plt
-    import torchvision
+def plot_filters(network: nn.Module, path: str | None = None):
+    """Task 3.5: the filters of ``network.conv1`` (weight (16, 3, 5, 5)) as 16 RGB images, one subplot each.
 
-    weight = network.conv1.weight.detach().cpu()
-    low = weight.amin(dim=(1, 2, 3), keepdim=True)
-    high = weight.amax(dim=(1, 2, 3), keepdim=True)
-    filters = (weight - low) / (high - low).clamp_min(1e-12)
-    grid = torchvision.utils.make_grid(filters, nrow=nrow, padding=1, pad_value=1.0)
-    fig, ax = plt.subplots(figsize=(8, 8 * grid.shape[1] / grid.shape[2]))
-    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
-    ax.axis("off")
-    ax.set_title("conv1 filters")
+    Filter i is drawn with ``imshow`` as a (5, 5, 3) array (channels last) rescaled to [0, 1] by its own
+    minimum and maximum. Returns the matplotlib figure (saved to ``path`` when given).
+    """
+    import matplotlib.pyplot as plt
+
+    raise NotImplementedError("convnet.plot_filters: a 4 x 4 grid of subplots; filter i as (5, 5, 3), rescaled by its own min and max")
     if path is not None:
         fig.savefig(path, dpi=100, bbox_inches="tight")
     return fig

@@ -123,3 +123,8 @@ def model_shapes(name: str, input_shape: tuple[int, ...]) -> dict:
 HANDOUT_IMAGE = (384, 512)
 #: The handout's parameter count of ConvNet (a graded answer).
 CONVNET_PARAMS = 258_058
+
+
+def class_names() -> list[str]:
+    """The CIFAR-10 class names in label order (``convnet.CLASSES``)."""
+    return list(convnet.CLASSES)

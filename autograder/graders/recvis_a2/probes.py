@@ -11,6 +11,7 @@ from autograder import fastdata
 from autograder.sandbox.probing import (
     StudentError,
     call,
+    figure_contents,
     student_function,
     student_module,
     summarize_model,
@@ -329,3 +330,53 @@ def train_and_predict(train_X, train_y, test_X, test_y, held_X, budget: dict):
     return {"predictions": np.concatenate(predictions).astype(np.int64),
             "history": {k: [float(v) for v in values] for k, values in history.items()
                         if isinstance(values, (list, tuple))}}
+
+
+# ------------------------------------------------------------------------------------------- figures and sweep
+def show_examples(images, labels, n: int):
+    """What ``convnet.show_examples`` draws for a dataset of the given normalised images (N, 3, H, W) in
+    [-1, 1] and int labels."""
+    dataset = torch.utils.data.TensorDataset(torch.tensor(images, dtype=torch.float32), torch.tensor(labels))
+    return figure_contents(call("convnet", "show_examples", dataset, n), f"convnet.show_examples(dataset, {n})")
+
+
+def plot_filters(weight):
+    """What ``convnet.plot_filters`` draws for a network whose ``conv1`` holds ``weight`` (16, 3, 5, 5)."""
+    network = torch.nn.Module()
+    network.conv1 = torch.nn.Conv2d(3, 16, 5)
+    with torch.no_grad():
+        network.conv1.weight.copy_(torch.tensor(weight, dtype=torch.float32))
+    return figure_contents(call("convnet", "plot_filters", network), "convnet.plot_filters(network)")
+
+
+def hidden_units_sweep(Xtr, Ytr, Xval, Yval, hs, trials: int, nEpochs: int, lrate: float, seed: int):
+    """``experiments.hidden_units_sweep`` with ``train_loop`` replaced by a stand-in (no training) that records
+    each call and returns curves numbered by the call: training errors ``k + linspace(0, 0.5)`` and validation
+    errors ``-k - linspace(0, 0.5)`` for call k = 1, 2, ... Returns the calls and the sweep's dict."""
+    student_function("experiments", "hidden_units_sweep")
+    modules = [student_module("experiments"), student_module("twolayer")]
+    calls = []
+
+    def stand_in(Xtr, Ytr, Xval, Yval, h, lrate, vis="all", nEpochs=100, seed=None):
+        plain_seed = int(seed) if isinstance(seed, (int, np.integer)) else None if seed is None else repr(seed)[:80]
+        calls.append({"h": float(h), "lrate": float(lrate), "vis": str(vis), "nEpochs": int(nEpochs),
+                      "seed": plain_seed})
+        ramp = len(calls) + np.linspace(0, 0.5, int(nEpochs) * len(Xtr))
+        d, width = np.shape(Xtr)[1], int(h)
+        return ramp, -ramp, np.zeros((d, width)), np.zeros(width), np.zeros(width), 0.0
+
+    saved = [getattr(module, "train_loop", None) for module in modules]
+    for module in modules:
+        module.train_loop = stand_in
+    try:
+        result = call("experiments", "hidden_units_sweep", np.array(Xtr), np.array(Ytr), np.array(Xval),
+                      np.array(Yval), hs=list(hs), trials=trials, nEpochs=nEpochs, lrate=lrate, seed=seed, quiet=True)
+    finally:
+        for module, original in zip(modules, saved):
+            module.train_loop = original
+    where = "experiments.hidden_units_sweep"
+    if not isinstance(result, dict) or not {"param", "values", "curves", "final"} <= set(result):
+        raise StudentError(f"{where} should return a dict with keys param, values, curves and final")
+    return {"calls": calls, "param": str(result["param"]), "values": _numeric(result["values"], f"{where}'s values"),
+            "curves": _numeric(result["curves"], f"{where}'s curves"),
+            "final": _numeric(result["final"], f"{where}'s final")}
