@@ -22,6 +22,7 @@ import re
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -197,23 +198,189 @@ def build(out: Path, assignments: list[str]) -> Path:
     return write_wheel(package_files(assignments), Path(out))
 
 
-def _answer_patterns(assignment: str) -> list[tuple[str, re.Pattern]]:
-    """(key, pattern) of every answer-key value not given by the handout (``given: true``): integers of
-    four digits or more (but powers of ten) with or without thousands separators, and shapes."""
-    patterns = []
-    for name, entry in reference.answer_key(assignment).items():
+# --------------------------------------------------------------------------------------------------------
+# Answers given away: answer-key values, formulas and shapes in what students read
+# --------------------------------------------------------------------------------------------------------
+
+#: A run of digits, operators and brackets that may be a formula: "(5*5*3 + 1) * 32", "(28/7)^2", "4 x 4".
+FORMULA = re.compile(r"[(\d][\d\s.()+\-*/×x^·]*[\d)]")
+#: Words of a key's name that say what its small number counts ("16 patches", "params = 650").
+NOUNS = {"patches": "patch(?:es)?", "tokens": "tokens?", "params": "param(?:eter)?s?", "weights": "weights?",
+         "field": "(?:receptive )?field", "flatten": "flatten\\w*|values"}
+CROSS = r"\s*[x×*]\s*"  # between the axes of a shape written "16 x 3 x 5 x 5"
+HINT_SHARE = 0.5  # a hint holding more than this share of its region's names and numbers is the solution
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer-key value to look for: ``key`` and its pattern."""
+
+    key: str
+    pattern: re.Pattern
+
+
+def _integer(value: int) -> str:
+    """``value`` with or without thousands separators: 258058, 258,058, 258_058, 258 058."""
+    digits = str(abs(value))
+    groups = [digits[max(0, i - 3):i] for i in range(len(digits), 0, -3)][::-1]
+    return r"[,_ \u202f]?".join(groups)
+
+
+def answer_patterns(assignment: str) -> tuple[list[Answer], dict[str, set[float]]]:
+    """What gives away the answers of ``assignment`` that the handout does not give (``given: true``):
+    (patterns, key -> values a formula may evaluate to). A shape is found bracketed (tuple, list,
+    torch.Size) or as "a x b x c", a spatial size (h, w) also after leading axes ((1, 10, h, w)); a size the
+    prompts state as an input's (a 384 x 512 image) only after a channel axis of more than 3 (a filter
+    bank's maps; not the colour image, nor a single response).
+    An integer of four digits or more (not a power of ten) is found anywhere, a smaller one next to what
+    the key counts ("16 patches", "params: 650")."""
+    patterns, values = [], {}
+    key_file = reference.answer_key(assignment)
+    prompts = "\n".join(str(entry.get("prompt", "")) for entry in key_file.values())
+    for key, entry in key_file.items():
         if entry.get("given"):
             continue
-        values = entry["answer"] if isinstance(entry["answer"], list) else [entry["answer"]]
-        if len(values) > 1 and all(isinstance(v, int) for v in values):
-            patterns.append((name, re.compile(r"[(\[]\s*" + r"\s*,\s*".join(str(v) for v in values) + r"\s*[)\],]")))
-        for value in values if len(values) == 1 else ():
-            if isinstance(value, int) and abs(value) >= 1000 and abs(value) != 10 ** (len(str(abs(value))) - 1):
-                digits = str(abs(value))
-                groups = [digits[max(0, i - 3):i] for i in range(len(digits), 0, -3)][::-1]
-                separated = r"[,_ \u202f]?".join(groups)
-                patterns.append((name, re.compile(rf"(?<![\d.]){separated}(?![\d])")))
-    return patterns
+        answer = entry["answer"] if isinstance(entry["answer"], list) else [entry["answer"]]
+        if len(answer) > 1:
+            numbers = r"\s*,\s*".join(str(v) for v in answer)
+            crossed = CROSS.join(str(v) for v in answer)
+            leading = r"(?:-?\d+\s*,\s*)*" if len(answer) == 2 else ""
+            shape = rf"[(\[]\s*{leading}{numbers}\s*,?\s*[)\]]|(?<![\d.]){crossed}(?![\d.])"
+            if len(answer) == 2 and re.search(shape, prompts):
+                shape = (rf"[(\[]\s*(?:-?\d+\s*,\s*)*(?![0-3]\s*,)\d+\s*,\s*{numbers}\s*[)\]]"
+                         rf"|(?<![\d.])(?![0-3]\b)\d+{CROSS}{crossed}(?![\d.])")
+            patterns.append(Answer(key, re.compile(shape)))
+            continue
+        value = answer[0]
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        values[key] = {float(value)}
+        if abs(value) >= 1000 and abs(value) != 10 ** (len(str(abs(value))) - 1):
+            patterns.append(Answer(key, re.compile(rf"(?<![\d.]){_integer(value)}(?![\d])")))
+        nouns = "|".join(NOUNS[word] for word in key.split("_") if word in NOUNS)
+        if nouns and abs(value) < 1000:
+            patterns.append(Answer(key, re.compile(
+                rf"(?i)(?<![\w.]){value}\s+(?:[a-z]+\s+)?(?:{nouns})\b|\b(?:{nouns})\W{{1,4}}(?:is\s+)?{value}(?![\d.])")))
+    return patterns, values
+
+
+def _evaluate(formula: str) -> set[float]:
+    """The values of an arithmetic ``formula`` ("/" read as a division and as a floor division), none if it
+    is no formula: a lone number, a lone product "a x b" (a size), unbalanced brackets."""
+    text = formula.replace("×", "*").replace("x", "*").replace("·", "*").replace("^", "**")
+    results = set()
+    for variant in (text, text.replace("/", "//")):
+        try:
+            tree = ast.parse(variant.strip(), mode="eval")
+        except SyntaxError:
+            return set()
+        operators = [node.op for node in ast.walk(tree) if isinstance(node, ast.BinOp)]
+        if not (len(operators) > 1 or operators and not isinstance(operators[0], ast.Mult)) or not all(
+                isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop))
+                for node in ast.walk(tree)):
+            return set()
+        try:
+            results.add(float(eval(compile(tree, "<formula>", "eval"), {"__builtins__": {}})))  # numbers only
+        except (ArithmeticError, ValueError, OverflowError):
+            pass
+    return results
+
+
+def answer_leaks(assignment: str, text: str, name: str, own: str | None = None,
+                 answers: tuple[list[Answer], dict[str, set[float]]] | None = None) -> list[str]:
+    """``name:line: gives the answer of <key> (<what>)`` for each answer of ``assignment`` that ``text``
+    states, as a value, a shape or a formula evaluating to it (ten or more). ``own``: the key whose prompt
+    ``text`` is (its own statement of the question is not a leak of it)."""
+    patterns, values = answers or answer_patterns(assignment)
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for answer in patterns:
+            match = answer.pattern.search(line)
+            if match and answer.key != own:
+                found.append(f"{name}:{number}: gives the answer of {answer.key} ({match.group(0).strip()!r})")
+        for match in FORMULA.finditer(line):
+            results = _evaluate(match.group(0))
+            found += [f"{name}:{number}: gives the answer of {key} (formula {match.group(0).strip()!r})"
+                      for key, value in values.items() if key != own and results & value and max(value) >= 10]
+    return found
+
+
+def _code_words(text: str) -> list[str]:
+    """The names and numbers of ``text``, Python keywords left out."""
+    import keyword
+
+    return [word for word in re.findall(r"[A-Za-z_]\w*|\d+(?:\.\d+)?", text) if not keyword.iskeyword(word)]
+
+
+def hints_that_are_solutions(path: Path) -> list[str]:
+    """``path:line: the hint holds N% of its solution's names and numbers`` for each region whose hint
+    (``# BEGIN SOLUTION: hint``) gives most of the code it replaces."""
+    from collections import Counter
+
+    from autograder import strip
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for region in strip.strip_source("\n".join(lines), str(path))[1]:
+        hint = strip.BEGIN.match(lines[region.begin - 1])["hint"] or ""
+        code = Counter(_code_words("\n".join(line.split("#")[0] for line in region.body)))
+        share = sum((code & Counter(_code_words(hint))).values()) / max(1, sum(code.values()))
+        if share > HINT_SHARE:
+            found.append(f"{path.relative_to(config.ROOT)}:{region.begin}: the hint holds {share:.0%} of the names "
+                         f"and numbers of the code it replaces ({hint!r})")
+    return found
+
+
+def student_facing(assignment: str) -> dict[str, tuple[str, dict[int, str]]]:
+    """What students read of ``assignment``, path -> (text, line -> the answer key a line is the prompt
+    of): the template (docstrings, hints, the blank answers.yml), statement, notebook source, the public
+    checks and the probes (their feedback), and the feedback the answer key gives for wrong answers."""
+    from autograder import release
+
+    files = {f"student_template/{assignment}/{relative}": (text, {})
+             for relative, text in release.template_files(assignment).items() if relative != "answers.yml"}
+    for name in ("statement.md", "notebook.py"):
+        path = release.ASSIGNMENTS / assignment / name
+        if path.exists():
+            files[path.relative_to(config.ROOT).as_posix()] = (path.read_text(encoding="utf-8"), {})
+    hidden = {c.name.partition("[")[0] for c in config.load().assignment(assignment).checks
+              if c.visibility == "hidden"} - {c.name.partition("[")[0] for c in
+                                               config.load().assignment(assignment).checks if c.visibility == "public"}
+    for path in sorted((config.GRADERS / assignment).glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.parse("\n".join(lines)).body:
+            if isinstance(node, ast.FunctionDef) and node.name in hidden:
+                lines[node.lineno - 1:node.end_lineno] = [""] * (node.end_lineno - node.lineno + 1)
+        files[path.relative_to(config.ROOT).as_posix()] = ("\n".join(lines), {})
+    key = reference.SOLUTIONS / assignment / "answers.yml"
+    lines, owners, current = key.read_text(encoding="utf-8").splitlines(), {}, None
+    for number, line in enumerate(lines, start=1):
+        current = re.match(r"^(\w+):", line)[1] if re.match(r"^(\w+):", line) else current
+        field = line.strip().partition(":")[0]
+        if line.lstrip().startswith("#") or field in ("answer", "tolerance", "given", "question"):
+            lines[number - 1] = ""
+        elif field == "prompt" or not re.match(r"^\s+-?[\d.]+:", line):
+            owners[number] = current  # the question as students read it (a prompt, or its continuation)
+        else:
+            lines[number - 1] = line.strip().partition(":")[2]  # feedback for a wrong answer: without the value
+    files[key.relative_to(config.ROOT).as_posix()] = ("\n".join(lines), owners)
+    return files
+
+
+def give_aways(assignment: str) -> list[str]:
+    """Release gate: every answer of ``assignment`` (not ``given: true``) that a file students read
+    states, and every hint that is its solution; ``file:line: ...`` each."""
+    answers = answer_patterns(assignment)
+    found = []
+    for name, (text, owners) in student_facing(assignment).items():
+        for number, line in enumerate(text.splitlines(), start=1):
+            found += [f"{name}:{number}:{leak.split(':', 2)[2]}"
+                      for leak in answer_leaks(assignment, line, name, owners.get(number), answers)]
+    for path in sorted((reference.SOLUTIONS / assignment).glob("*.py")):
+        found += hints_that_are_solutions(path)
+    return found
 
 
 def _texts(name: str, data: bytes) -> list[str]:
@@ -268,7 +435,7 @@ def scan(files: dict[str, bytes], assignments: list[str]) -> list[str]:
         checks = grading.assignment(assignment).checks
         public = {c.name.partition("[")[0] for c in checks if c.visibility == "public"}
         hidden = {c.name.partition("[")[0] for c in checks if c.visibility == "hidden"} - public
-        answers = _answer_patterns(assignment)
+        answers = answer_patterns(assignment)
         others = [f"/{a}/" for a in assignments if a != assignment]
         for name, data in files.items():
             if any(other in name for other in others):
@@ -277,8 +444,7 @@ def scan(files: dict[str, bytes], assignments: list[str]) -> list[str]:
                 findings += strip.find_leaks(secrets, text, name)
                 findings += [f"{name}: names the hidden check {check}" for check in sorted(hidden)
                              if re.search(rf"\b{check}\b", text)]
-                findings += [f"{name}: holds the answer of {key} ({pattern.pattern})" for key, pattern in answers
-                             if f"/{assignment}/" in name and pattern.search(text)]
+                findings += answer_leaks(assignment, text, name, answers=answers) if f"/{assignment}/" in name else []
     for name, data in files.items():
         text = data.decode("utf-8", "replace")
         findings += [f"{name}: mentions {word!r}" for word in ("_reference", "solutions/", "calibration") if word in text]

@@ -88,17 +88,25 @@ if TINY:  # a quarter of the size: figures of the full image take long to draw
     image = torch.nn.functional.avg_pool2d(image, 4)
 blocks.show_image(image)
 plt.show()
-print("filter bank weight:", tuple(blocks.random_filter_bank(seed=SEED).weight.shape))
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 for ax, (stride, padding) in zip(axes, ((1, 0), (16, 0), (1, 2))):
     features = blocks.conv_output(image, stride=stride, padding=padding, seed=SEED)
     expected = blocks.output_size(*image.shape[1:], k=5, s=stride, p=padding)
+    agrees = "agrees with" if tuple(features.shape[2:]) == tuple(expected) else "differs from"
     blocks.vis_features(features, ax=ax)
-    ax.set_title(f"stride {stride}, padding {padding}: {tuple(features.shape[2:])} (output_size: {expected})")
+    ax.set_title(f"stride {stride}, padding {padding}: your output_size {agrees} the convolution")
 plt.show()
 ''')
 
-DERIVATIVE = Code('''
+HAND_FILTER = Code('''
+response = blocks.hand_filter_response(image)  # (1, 1, H, W)
+print(image.unsqueeze(0).shape, response.shape)
+blocks.vis_features(response, nrow=1)
+plt.title("the hand-made filter")
+plt.show()
+''')
+
+RELU = Code('''
 derivative = blocks.derivative_filter()
 with torch.no_grad():  # no graph for a visualisation
     before = derivative(image.unsqueeze(0))  # (1, 2, H - 2, W)
@@ -143,7 +151,6 @@ if name == "CIFAR-10":
     convnet.show_examples(train_set, 5)
     plt.show()
 baseline = convnet.LinearNet(3072, 10)
-print(f"LinearNet: {convnet.count_parameters(baseline):,} parameters")
 history_linear = convnet.fit(baseline, train_set, test_set, epochs=budget(5, 1), device=DEVICE, seed=SEED,
                              quiet=True)
 print(f"LinearNet on {name}: test accuracy {history_linear['test_acc'][-1]:.1f}%")
@@ -152,9 +159,6 @@ print(f"LinearNet on {name}: test accuracy {history_linear['test_acc'][-1]:.1f}%
 CONVNET = Code('''
 network = convnet.ConvNet()
 print(network)
-print(f"ConvNet: {convnet.count_parameters(network):,} parameters")
-for layer, info in convnet.layer_parameters(network).items():
-    print(f"  {layer:<8} {info}")
 history_convnet = convnet.fit(network, train_set, test_set, epochs=budget(5, 1), device=DEVICE, seed=SEED,
                               quiet=True)
 print(f"ConvNet on {name}: test accuracy {history_convnet['test_acc'][-1]:.1f}% "
@@ -184,7 +188,8 @@ def build():
         "With `lrate = 0.02`, train 5 times for each `h": [HIDDEN_UNITS, Checks(
             "experiments", "test_experiments.py::*", "Checks of experiments.py")],
         "**Convolution.**": [CONVOLUTION],
-        "Implement `derivative_filter()`": [DERIVATIVE],
+        "Implement `hand_filter()`": [HAND_FILTER],
+        "**ReLU.**": [RELU],
         "`max_pool(x, kernel=15, stride=1)`": [POOLING,
                                                        Checks("blocks", "test_blocks.py::*", "Checks of blocks.py")],
         "**Baseline.**": [CIFAR],

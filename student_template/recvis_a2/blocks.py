@@ -79,7 +79,7 @@ def _batch(x: torch.Tensor) -> torch.Tensor:
 
 def random_filter_bank(seed: int = 0, stride: int = 1, padding: int = 0) -> torch.nn.Conv2d:
     """``Conv2d(3, 10, kernel_size=5, stride, padding, bias=False)`` with PyTorch's default random
-    initialisation drawn from ``seed`` (the global RNG is left untouched). Weight shape (10, 3, 5, 5)."""
+    initialisation drawn from ``seed`` (the global RNG is left untouched)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return torch.nn.Conv2d(3, 10, kernel_size=5, stride=stride, padding=padding, bias=False)
@@ -89,8 +89,7 @@ def random_filter_bank(seed: int = 0, stride: int = 1, padding: int = 0) -> torc
 def conv_output(x: torch.Tensor, stride: int = 1, padding: int = 0, seed: int = 0) -> torch.Tensor:
     """Apply :func:`random_filter_bank` to the image x (3, H, W) or (B, 3, H, W).
 
-    Returns (B, 10, H', W') without gradient, H' = floor((H + 2 padding - 5) / stride) + 1 (same for W');
-    for a 384 x 512 image: (1, 10, 380, 508), stride 16: (1, 10, 24, 32), padding 2: (1, 10, 384, 512).
+    Returns (B, 10, H', W') without gradient, (H', W') as :func:`output_size` gives them for k = 5.
     """
     return random_filter_bank(seed, stride, padding)(_batch(x))
 
@@ -101,15 +100,30 @@ def output_size(h: int, w: int, k: int, s: int = 1, p: int = 0) -> tuple[int, in
     raise NotImplementedError("blocks.output_size: floor((h + 2p - k) / s) + 1 for each dimension")
 
 
-def derivative_filter() -> torch.nn.Conv2d:
-    """The hand-made filter pair of Task 2.1: ``Conv2d(3, 2, kernel_size=(3, 1), bias=False)``.
+HAND_KERNEL = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))  # the 3 x 3 kernel of Task 2.1
 
-    Output channel 0 applies the vertical derivative [1, 0, -1] (a 3 x 1 column) to each of the R, G, B
-    channels and sums the three results; output channel 1 is its negative. Weight shape (2, 3, 3, 1):
-    ``weight[0, c, :, 0] == [1, 0, -1]`` and ``weight[1] == -weight[0]``.
-    """
+
+def hand_filter() -> torch.nn.Conv2d:
+    """The hand-made filter of Task 2.1: ``Conv2d(3, 1, kernel_size=3, stride=1, padding=1, bias=False)``
+    whose weight (1, 3, 3, 3) holds ``HAND_KERNEL`` at ``weight[0, c]`` for each colour channel c."""
+    conv = torch.nn.Conv2d(3, 1, kernel_size=3, stride=1, padding=1, bias=False)
+    raise NotImplementedError("blocks.hand_filter: set conv.weight to a (1, 3, 3, 3) Parameter, HAND_KERNEL repeated over the input channels")
+    return conv
+
+
+@torch.no_grad()
+def hand_filter_response(x: torch.Tensor) -> torch.Tensor:
+    """:func:`hand_filter` applied to x (3, H, W) or (B, 3, H, W); returns (B, 1, H, W) without gradient."""
+    return hand_filter()(_batch(x))
+
+
+def derivative_filter() -> torch.nn.Conv2d:
+    """The course's ReLU demo after Task 2.1 (provided): ``Conv2d(3, 2, kernel_size=(3, 1), bias=False)``
+    whose weight (2, 3, 3, 1) holds the column [1, 0, -1] on every colour channel in output channel 0 and
+    its negative in output channel 1."""
     conv = torch.nn.Conv2d(3, 2, kernel_size=(3, 1), stride=1, padding=0, bias=False)
-    raise NotImplementedError("blocks.derivative_filter: build w of shape (1, 3, 3, 1) holding [1, 0, -1] on every channel, stack w and -w")
+    w = torch.tensor([[1.0], [0.0], [-1.0]]).repeat(1, 3, 1, 1)
+    conv.weight = torch.nn.Parameter(torch.cat((w, -w), dim=0))
     return conv
 
 
@@ -117,8 +131,7 @@ def derivative_filter() -> torch.nn.Conv2d:
 def relu_of_derivative(x: torch.Tensor) -> torch.Tensor:
     """ReLU of the :func:`derivative_filter` responses of x (3, H, W) or (B, 3, H, W).
 
-    Returns (B, 2, H - 2, W) without gradient: channel 0 keeps the positive vertical derivatives, channel
-    1 the negative ones (as positive values).
+    Returns (B, 2, H - 2, W) without gradient.
     """
     return torch.relu(derivative_filter()(_batch(x)))
 

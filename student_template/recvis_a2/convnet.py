@@ -16,10 +16,7 @@ CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship"
 
 
 class LinearNet(nn.Module):
-    """The baseline: one linear layer on the flattened image, (B, 3, 32, 32) -> logits (B, 10).
-
-    30,730 parameters for 3072 inputs and 10 outputs.
-    """
+    """The baseline: one linear layer on the flattened image, (B, 3, 32, 32) -> logits (B, 10)."""
 
     def __init__(self, num_inputs: int = 3072, num_outputs: int = 10) -> None:
         super().__init__()
@@ -32,11 +29,11 @@ class LinearNet(nn.Module):
 
 
 class ConvNet(nn.Module):
-    """The CNN of Task 3.2, (B, 3, 32, 32) -> logits (B, 10), 258,058 parameters.
+    """The CNN of Task 3.2, (B, 3, 32, 32) -> logits (B, 10).
 
-    conv1: Conv2d(3, 16, 5) + tanh -> (B, 16, 28, 28); pool1: MaxPool2d(2) -> (B, 16, 14, 14);
-    conv2: Conv2d(16, 128, 5) + tanh -> (B, 128, 10, 10); pool2: MaxPool2d(2) -> (B, 128, 5, 5);
-    flatten -> (B, 3200); linear1: Linear(3200, 64) + tanh; linear2: Linear(64, 10).
+    conv1: 16 filters 5x5 (no padding) + tanh; pool1: 2x2 max pooling; conv2: 128 filters 5x5 + tanh;
+    pool2: 2x2 max pooling; flatten; linear1: 64 units + tanh; linear2: 10 units. The input size of
+    linear1 is the number of values per image after pool2: follow the (B, C, H, W) shape through the layers.
     """
 
     def __init__(self) -> None:

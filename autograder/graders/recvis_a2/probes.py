@@ -190,14 +190,16 @@ def output_sizes(height: int, width: int, conv_cases, random_cases):
     return out
 
 
-def derivative_filter(x):
-    """The weights of ``blocks.derivative_filter()`` and ``blocks.relu_of_derivative`` on the image x."""
-    conv = call("blocks", "derivative_filter")
+def hand_filter(x):
+    """The weight, bias and padding of ``blocks.hand_filter()`` and ``blocks.hand_filter_response`` on the
+    image x (B, 3, H, W)."""
+    conv = call("blocks", "hand_filter")
     if not isinstance(conv, torch.nn.Conv2d):
-        raise StudentError(f"blocks.derivative_filter should return a torch.nn.Conv2d, got {type(conv).__name__}")
-    y = call("blocks", "relu_of_derivative", torch.tensor(x, dtype=torch.float32))
-    return {"weight": tensor(conv.weight, "blocks.derivative_filter().weight"), "bias": conv.bias is not None,
-            "relu": tensor(y, "blocks.relu_of_derivative(x)")}
+        raise StudentError(f"blocks.hand_filter should return a torch.nn.Conv2d, got {type(conv).__name__}")
+    y = call("blocks", "hand_filter_response", torch.tensor(x, dtype=torch.float32))
+    return {"weight": tensor(conv.weight, "blocks.hand_filter().weight"), "bias": conv.bias is not None,
+            "padding": [int(p) for p in conv.padding] if isinstance(conv.padding, tuple) else str(conv.padding),
+            "response": tensor(y, "blocks.hand_filter_response(x)")}
 
 
 def max_pool(x, kernel: int, strides):

@@ -1,4 +1,4 @@
-"""Part 2: building blocks of a CNN (blocks.py): output sizes, the hand-made derivative filter, max pooling."""
+"""Part 2: building blocks of a CNN (blocks.py): output sizes, the hand-made filter of Task 2.1, max pooling."""
 
 import numpy as np
 import torch
@@ -32,20 +32,23 @@ def test_output_sizes(probe, rng):
                               "(floor((h + 2p - k) / s) + 1)")
 
 
-def test_derivative_filter(probe, rng):
+def test_hand_filter(probe, rng):
     x = rng.uniform(0, 1, (1, 3, int(rng.integers(12, 30)), int(rng.integers(12, 30)))).astype(np.float32)
-    got = probe("derivative_filter", x=x)
-    weight = expect_array(got["weight"], "blocks.derivative_filter().weight", (2, 3, 3, 1))
+    got = probe("hand_filter", x=x)
+    weight = expect_array(got["weight"], "blocks.hand_filter().weight", (1, 3, 3, 3))
     if got["bias"]:
-        raise CheckFailed("blocks.derivative_filter: the convolution must have no bias (bias=False)")
-    column = np.array([1.0, 0.0, -1.0])
-    if not np.allclose(weight[0, :, :, 0], column) or not np.allclose(weight[1], -weight[0]):
-        raise CheckFailed(f"blocks.derivative_filter: weight[0, c, :, 0] should be [1, 0, -1] for every colour "
-                          f"channel c and weight[1] = -weight[0]; got weight[0, :, :, 0] = "
-                          f"{np.round(weight[0, :, :, 0], 3).tolist()}, weight[1, :, :, 0] = "
-                          f"{np.round(weight[1, :, :, 0], 3).tolist()}")
-    want = ref.blocks.relu_of_derivative(torch.tensor(x)).numpy()
-    assert_close(got["relu"], want, f"blocks.relu_of_derivative(x) for x of shape {x.shape}", rtol=1e-5, atol=1e-6)
+        raise CheckFailed("blocks.hand_filter: the convolution must have no bias (bias=False)")
+    if got["padding"] != [1, 1]:
+        raise CheckFailed(f"blocks.hand_filter: padding {got['padding']}, expected 1 (the output keeps the "
+                          "input's height and width)")
+    kernel = np.array(ref.blocks.HAND_KERNEL)
+    wrong = [c for c in range(3) if not np.allclose(weight[0, c], kernel)]
+    if wrong:
+        raise CheckFailed(f"blocks.hand_filter: weight[0, c] should be HAND_KERNEL for every colour channel c; "
+                          f"channel {wrong[0]} holds {np.round(weight[0, wrong[0]], 3).tolist()}")
+    want = ref.blocks.hand_filter_response(torch.tensor(x)).numpy()
+    assert_close(got["response"], want, f"blocks.hand_filter_response(x) for x of shape {x.shape}", rtol=1e-5,
+                 atol=1e-5)
 
 
 def test_max_pool(probe, rng):
