@@ -10,6 +10,7 @@ from autograder import reference
 manual = reference.module("tp1_mlp", "manual")
 data = reference.module("tp1_mlp", "data")
 svm = reference.module("tp1_mlp", "svm")
+nn_mlp = reference.module("tp1_mlp", "nn_mlp")
 PARAMS = ("Wh", "bh", "Wy", "by")
 
 

@@ -1,13 +1,19 @@
 """Training behaviour: each variant learns the circles, the MLP learns real Fashion-MNIST / MNIST, and the
-RBF SVM beats the linear ones. Predictions are made in the worker; labels stay here."""
+RBF SVM beats the linear ones. The worker trains and returns the trained parameters; the grader checks
+they fit the handout's MLP (Linear → Tanh → Linear) and predicts the held-out data itself: the held-out
+data and their labels never leave the grader."""
 
 import numpy as np
 import pytest
+import torch
 
 from autograder import data as datasets
 from autograder.checks import CheckFailed
-from autograder.checks.accuracy import assert_accuracy
+from autograder.checks.accuracy import assert_accuracy, load_trained, predict
+from autograder.checks.values import expect_arrays
 from autograder.graders.tp1_mlp import _reference as ref
+
+ARCHITECTURE = "nn.Sequential(nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny))"
 
 
 def _circles(seed: int) -> dict[str, np.ndarray]:
@@ -19,18 +25,31 @@ def _circles(seed: int) -> dict[str, np.ndarray]:
             "held_X": split["Xtest"][200:].numpy(), "held_Y": labels["Ytest"][200:]}
 
 
+def trained_mlp(got: dict, nx: int, nh: int, ny: int, where: str) -> torch.nn.Module:
+    """The handout's MLP (the solution's ``nn_mlp.make_model``) holding what ``probes.train`` returned:
+    the manual parameters Wh (nh, nx), bh (nh,), Wy (ny, nh), by (ny,), or a Sequential's state_dict."""
+    if "params" in got:
+        params = expect_arrays(got["params"], {"Wh": (nh, nx), "bh": (nh,), "Wy": (ny, nh), "by": (ny,)}, where)
+        state = ref.sequential_state(params)
+    else:
+        state = got["state"]
+    return load_trained(ref.nn_mlp.make_model(nx, nh, ny), state, where, ARCHITECTURE)
+
+
 @pytest.mark.parametrize("variant", ["manual", "autograd", "nn", "optim"])
 def test_circles(probe, check, seed, rng, record, variant):
     sets = _circles(int(rng.integers(2**31)))
-    held_Y = sets.pop("held_Y")
-    got = probe("train_and_predict", variant=variant, budget={**check.budget, "seed": seed}, **sets)
+    held_X, held_Y = sets.pop("held_X"), sets.pop("held_Y")
+    where = f"train.train_{variant} on the circles"
+    got = probe("train", variant=variant, budget={**check.budget, "seed": seed}, **sets)
     record["history"] = got["history"]
-    assert_accuracy(got["predictions"], held_Y, check.threshold, f"train.train_{variant} on the circles", record)
+    model = trained_mlp(got, 2, check.budget["nh"], 2, where)
+    assert_accuracy(predict(model, torch.tensor(held_X).float()), held_Y, check.threshold, where, record)
 
 
 def _image_check(probe, check, seed, rng, record, root, name: str, where: str) -> None:
     """Train on ``n_train`` images; a monitor split (labels sent, for the history) and a disjoint held-out
-    split of ``n_test`` images (labels kept here) come from the test set."""
+    split of ``n_test`` images (kept here, disguised by ``data.disguised``) come from the test set."""
     budget = dict(check.budget)
     n_test = budget.pop("n_test")
     n_monitor = n_test // 4
@@ -38,10 +57,12 @@ def _image_check(probe, check, seed, rng, record, root, name: str, where: str) -
     test = datasets.subset(root, name, False, n_monitor + n_test, rng)
     order = rng.permutation(len(test[1]))
     monitor, held = order[:n_monitor], order[n_monitor:]
-    got = probe("train_and_predict", variant="mnist", train_X=train[0], train_Y=train[1], test_X=test[0][monitor],
-                test_Y=test[1][monitor], held_X=test[0][held], budget={**budget, "seed": seed})
+    got = probe("train", variant="mnist", train_X=train[0], train_Y=train[1], test_X=test[0][monitor],
+                test_Y=test[1][monitor], budget={**budget, "seed": seed})
     record["history"] = got["history"]
-    assert_accuracy(got["predictions"], test[1][held], check.threshold, where, record)
+    model = trained_mlp(got, 28 * 28, budget["nh"], 10, where)
+    images = torch.tensor(datasets.disguised(test[0][held], rng)).reshape(len(held), -1).float() / 255
+    assert_accuracy(predict(model, images), test[1][held], check.threshold, where, record)
 
 
 def test_fashion_mnist(probe, check, seed, rng, record, data_root):
