@@ -89,6 +89,12 @@ def cmd_grade(args) -> int:
         raise SystemExit(f"autograder grade: {error}") from None
     for path in hidden:
         print(f"autograder grade: {printable(str(path))} left out (a hidden file or folder)", file=sys.stderr)
+    from autograder import written
+
+    try:
+        written.grade_columns(Path(args.out), [args.assignment])
+    except written.WrittenError as error:
+        raise SystemExit(f"autograder grade: {error}") from None
     if args.tier == "gpu" and args.executor == "local":
         import torch
 
@@ -118,6 +124,24 @@ def cmd_grade(args) -> int:
         report.write_all(Path(args.out), graded)
     print(score_table(graded))
     print(f"{len(graded)} submissions graded into {args.out} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def cmd_written(args) -> int:
+    """Export the written answers per question (HTML beside the model answer and rubric, written.csv, PDFs)."""
+    from autograder import written
+    from autograder.submissions import SubmissionError, printable
+
+    out = Path(args.out)
+    try:
+        failed = written.export([Path(p) for p in args.submissions], args.assignment, out, pdf=args.pdf)
+    except (written.WrittenError, SubmissionError) as error:
+        print(f"autograder written: {error}", file=sys.stderr)
+        return 1
+    for name, why in sorted(failed.items()):
+        print(f"autograder written: {printable(name)}: {printable(why)}", file=sys.stderr)
+    print(f"written answers in {out / 'written' / 'index.html'}; scores go in {out / written.SCORES_FILE} "
+          f"(read into grades.csv by the next `autograder grade --out {out}`)")
     return 0
 
 
@@ -222,6 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     cluster.add_argument("--slurm-folder", type=Path, default=None,
                          help="submitit's pickles and task logs, shared with the nodes (default: OUT/.slurm)")
     grade.set_defaults(func=cmd_grade)
+
+    written = commands.add_parser("written", parents=[common],
+                                  help="export the hand-graded written answers per question, for staff")
+    written.add_argument("submissions", nargs="+", help="submission folders/zips (with the notebook), or folders of them")
+    written.add_argument("--assignment", required=True, choices=list(config.load().assignments))
+    written.add_argument("--out", default="graded", help="the grading folder (default: graded/): writes OUT/written/ "
+                                                         "and OUT/written_scores.csv, keeping the scores filled in")
+    written.add_argument("--pdf", action="store_true",
+                         help="also otter's PDF of each notebook (questions only, one per page) for Gradescope's "
+                              "manual grading; needs xelatex and pandoc, or playwright and Chromium")
+    written.set_defaults(func=cmd_written)
 
     demo = commands.add_parser("demo", parents=[common], help="release, then grade the reference, the template and samples")
     demo.add_argument("assignment", nargs="*", help="assignments (default: all)")

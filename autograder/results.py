@@ -143,20 +143,27 @@ def cell(text: str) -> str:
 
 
 def write_grades_csv(path: Path, graded: dict[str, dict]) -> None:
-    """One row per submission: name, assignment, score, max score, percent, then one column per check. A
-    record this kit cannot read (see :func:`problem`) gets a row with its name and no score."""
+    """One row per submission: name, assignment, score, max score, percent, then one column per check, then
+    one ``written:<question>`` column per hand-graded question, holding the points staff gave in
+    ``written_scores.csv`` beside ``path`` (empty until filled; see :mod:`autograder.written`). A record this
+    kit cannot read (see :func:`problem`) gets a row with its name and no score."""
+    from autograder import written
+
     readable = {name: r for name, r in graded.items() if problem(r) is None}
     checks = sorted({t["name"] for r in readable.values() for t in r["tests"]})
+    by_question = written.grade_columns(path.parent, sorted({r["extra_data"]["assignment"] for r in readable.values()}))
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([cell(text) for text in ["submission", "assignment", "score", "max_score", "percent", *checks]])
+        writer.writerow([cell(text) for text in ["submission", "assignment", "score", "max_score", "percent", *checks,
+                                                 *by_question]])
         for name, results in sorted(graded.items()):
+            given = [scores.get(name, "") for scores in by_question.values()]
             if name not in readable:
-                writer.writerow([cell(name), "", "", "", "", *("" for _ in checks)])
+                writer.writerow([cell(name), "", "", "", "", *("" for _ in checks), *given])
                 continue
             by_check = {t["name"]: t["score"] for t in results["tests"]}
             max_score = results["extra_data"]["max_score"]
             percent = 100 * results["score"] / max_score if max_score else 0.0
             writer.writerow([cell(name), cell(results["extra_data"]["assignment"]), f"{results['score']:g}",
                              f"{max_score:g}", f"{percent:.1f}",
-                             *(f"{by_check[c]:g}" if c in by_check else "" for c in checks)])
+                             *(f"{by_check[c]:g}" if c in by_check else "" for c in checks), *given])
