@@ -313,21 +313,30 @@ def _code_words(text: str) -> list[str]:
 
 
 def hints_that_are_solutions(path: Path) -> list[str]:
-    """``path:line: the hint holds N% of its solution's names and numbers`` for each region whose hint
-    (``# BEGIN SOLUTION: hint``) gives most of the code it replaces."""
+    """``path:line: the hint holds N% of ...`` for each solution region whose hint (``# BEGIN SOLUTION:
+    hint``) and enclosing docstring together hold most of the names (but its arguments') and numbers of the
+    code they replace."""
     from collections import Counter
 
     from autograder import strip
 
-    lines = path.read_text(encoding="utf-8").splitlines()
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    functions = [node for node in ast.walk(ast.parse(text)) if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
     found = []
-    for region in strip.strip_source("\n".join(lines), str(path))[1]:
+    for region in strip.strip_source(text, str(path))[1]:
         hint = strip.BEGIN.match(lines[region.begin - 1])["hint"] or ""
-        code = Counter(_code_words("\n".join(line.split("#")[0] for line in region.body)))
-        share = sum((code & Counter(_code_words(hint))).values()) / max(1, sum(code.values()))
+        enclosing = max((f for f in functions if f.lineno <= region.begin <= f.end_lineno), key=lambda f: f.lineno,
+                        default=None)
+        docstring = (ast.get_docstring(enclosing) or "") if enclosing else ""
+        signature = ({a.arg for a in ast.walk(enclosing.args) if isinstance(a, ast.arg)}
+                     if isinstance(enclosing, ast.FunctionDef) else set())
+        code = Counter(word for word in _code_words("\n".join(line.split("#")[0] for line in region.body))
+                       if word not in signature)  # the signature is in the template
+        share = sum((code & Counter(_code_words(f"{hint}\n{docstring}"))).values()) / max(1, sum(code.values()))
         if share > HINT_SHARE:
-            found.append(f"{path.relative_to(config.ROOT)}:{region.begin}: the hint holds {share:.0%} of the names "
-                         f"and numbers of the code it replaces ({hint!r})")
+            found.append(f"{path.relative_to(config.ROOT)}:{region.begin}: the hint and docstring hold {share:.0%} "
+                         f"of the names and numbers of the code they replace ({hint!r})")
     return found
 
 
@@ -436,6 +445,7 @@ def scan(files: dict[str, bytes], assignments: list[str]) -> list[str]:
         public = {c.name.partition("[")[0] for c in checks if c.visibility == "public"}
         hidden = {c.name.partition("[")[0] for c in checks if c.visibility == "hidden"} - public
         answers = answer_patterns(assignment)
+        model_answers = written.key_lines(assignment)
         others = [f"/{a}/" for a in assignments if a != assignment]
         for name, data in files.items():
             if any(other in name for other in others):
@@ -445,6 +455,8 @@ def scan(files: dict[str, bytes], assignments: list[str]) -> list[str]:
                 findings += [f"{name}: names the hidden check {check}" for check in sorted(hidden)
                              if re.search(rf"\b{check}\b", text)]
                 findings += answer_leaks(assignment, text, name, answers=answers) if f"/{assignment}/" in name else []
+                findings += [f"{name}: holds the model answer or rubric of written question {question}"
+                             for question, line in model_answers if line in text]
     for name, data in files.items():
         text = data.decode("utf-8", "replace")
         findings += [f"{name}: mentions {word!r}" for word in ("_reference", "solutions/", "calibration") if word in text]

@@ -59,7 +59,7 @@ def gradient_nn(X: np.ndarray, Y: float, Wi: np.ndarray, bi: np.ndarray, Wo: np.
     Returns ``(grad_Wi, grad_bi, grad_Wo, grad_bo)`` with shapes (d, h), (h,), (h,) and a float.
     The ReLU derivative is 1 where the pre-activation ``X Wi + bi`` is > 0 and 0 elsewhere.
     """
-    # BEGIN SOLUTION: with g = ds/dYo = -Y sigm(-Y Yo): grad_Wo = g H, grad_bo = g, then back through the ReLU
+    # BEGIN SOLUTION: your Task 1.1 derivation: ds/dYo first, then the chain rule through Yo = H Wo + bo and the ReLU
     pre = np.dot(X, Wi) + bi                       # (h,) pre-activation
     hidden = np.maximum(pre, 0.0)                  # (h,)
     out = float(np.squeeze(np.dot(hidden, Wo) + bo))
@@ -86,14 +86,12 @@ def _total_loss(X: np.ndarray, Y, Wi, bi, Wo, bo) -> float:
 
 def gradient_nn_numerical(X: np.ndarray, Y: float, Wi: np.ndarray, bi: np.ndarray, Wo: np.ndarray,
                           bo: float, eps: float = 1e-6) -> tuple:
-    """Central finite-difference gradient of the loss for one example, entry by entry.
-
-    d s / d theta_i ~= (s(theta + eps e_i) - s(theta - eps e_i)) / (2 eps), for every entry of Wi, bi,
-    Wo and for bo. Same inputs as :func:`gradient_nn`; returns ``(grad_Wi, grad_bi, grad_Wo, grad_bo)``
+    """Central finite-difference gradient of the loss for one example (your Task 1.3 formula), entry by
+    entry, for every entry of Wi, bi, Wo and for bo. Same inputs as :func:`gradient_nn`; returns ``(grad_Wi, grad_bi, grad_Wo, grad_bo)``
     with the shapes of Wi, bi, Wo and bo (a float when bo is a scalar). Uses :func:`nnet_forward_logloss`
     and the helper ``_perturbed(array, index, delta)``; the parameters passed in are never modified.
     """
-    # BEGIN SOLUTION: perturb one entry at a time by +eps and -eps (use _perturbed) and take the difference
+    # BEGIN SOLUTION: perturb one entry at a time by +eps and -eps (use _perturbed) and apply your Task 1.3 formula
     params = [np.asarray(p, dtype=np.float64) for p in (Wi, bi, Wo, bo)]
     grads = []
     for k, p in enumerate(params):

@@ -27,7 +27,7 @@ def init_params(nx: int, nh: int, ny: int,
     Returns a dict with ``Wh`` (nh, nx), ``bh`` (nh,), ``Wy`` (ny, nh), ``by`` (ny,).
     ``generator``: a ``torch.Generator`` to draw from (``None``: torch's global generator).
     """
-    # BEGIN SOLUTION: torch.randn(*shape, generator=generator) * INIT_STD for each of the 4 tensors
+    # BEGIN SOLUTION: one standard normal draw per tensor, of its shape, from generator, scaled to INIT_STD
     return {
         "Wh": torch.randn(nh, nx, generator=generator) * INIT_STD,
         "bh": torch.randn(nh, generator=generator) * INIT_STD,
@@ -54,7 +54,7 @@ def forward(params: dict[str, torch.Tensor], X: torch.Tensor) -> tuple[torch.Ten
     X: (B, nx).  Returns ``(Yhat, outputs)``: Yhat (B, ny) probabilities, and ``outputs`` a dict with keys
     ``X`` (B, nx), ``htilde`` (B, nh), ``h`` (B, nh), ``ytilde`` (B, ny), ``yhat`` (B, ny) for the backward.
     """
-    # BEGIN SOLUTION: X @ Wh.T + bh, torch.tanh, h @ Wy.T + by, softmax; fill the outputs dict
+    # BEGIN SOLUTION: the network of the module docstring layer by layer (mind the weights' shapes); keep each step in outputs
     htilde = X @ params["Wh"].T + params["bh"]
     h = torch.tanh(htilde)
     ytilde = h @ params["Wy"].T + params["by"]
@@ -69,9 +69,10 @@ def loss_accuracy(Yhat: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, fl
 
     Yhat: (B, ny) predicted probabilities; Y: (B, ny) one-hot ground truth.
     Returns ``(L, acc)``: L a 0-dim tensor, the mean over the batch of -sum_i Y_i log Yhat_i (finite even
-    when some Yhat_i is 0); acc a float in [0, 1], the fraction of rows whose argmax (dim 1) agrees.
+    when some Yhat_i is 0); acc a float in [0, 1], the fraction of rows whose most probable class
+    is the true one.
     """
-    # BEGIN SOLUTION: clamp Yhat away from 0 before torch.log; compare Yhat.argmax(1) with Y.argmax(1)
+    # BEGIN SOLUTION: keep the result finite where a probability is 0; a row is right when its largest probability is at the true class
     L = -(Y * torch.log(Yhat.clamp_min(1e-12))).sum(dim=1).mean()
     acc = (Yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean().item()
     return L, acc
@@ -85,7 +86,7 @@ def backward(params: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
     outputs: the dict returned by :func:`forward`; Y: (B, ny) one-hot.
     Returns a dict ``Wh`` (nh, nx), ``bh`` (nh,), ``Wy`` (ny, nh), ``by`` (ny,) with the parameters' shapes.
     """
-    # BEGIN SOLUTION: start from (yhat - Y) / B, chain back through Wy and tanh (1 - h**2)
+    # BEGIN SOLUTION: start from the gradient w.r.t. ytilde (question 15, then the mean over the batch), chain back (questions 16-17)
     batch = Y.shape[0]
     grad_ytilde = (outputs["yhat"] - Y) / batch
     grad_htilde = (grad_ytilde @ params["Wy"]) * (1 - outputs["h"] ** 2)
@@ -100,8 +101,9 @@ def backward(params: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
 
 def sgd(params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
         eta: float) -> dict[str, torch.Tensor]:
-    """One gradient-descent step: every ``params[k] -= eta * grads[k]``, in place; returns ``params``."""
-    # BEGIN SOLUTION: update each params[name] in place (sub_ or -=) with eta * grads[name]
+    """One gradient-descent step of size ``eta`` on every tensor of ``params``, in place (the caller's
+    tensors change); returns ``params``."""
+    # BEGIN SOLUTION: move each tensor against its gradient, in place
     for name in params:
         params[name] -= eta * grads[name]
     return params

@@ -11,23 +11,24 @@ from torch import nn
 
 
 def make_model(nx: int, nh: int, ny: int) -> nn.Sequential:
-    """``nn.Sequential(nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny))``: maps (B, nx) to logits (B, ny)."""
-    # BEGIN SOLUTION: nn.Sequential of nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny) (no SoftMax)
+    """The two-layer perceptron of the handout as torch.nn layers in one container: (B, nx) -> nh hidden
+    units with tanh -> logits (B, ny), without SoftMax (the loss applies it)."""
+    # BEGIN SOLUTION: three layers, in order, in a container that calls them one after the other
     return nn.Sequential(nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny))
     # END SOLUTION
 
 
 def make_loss() -> nn.Module:
     """The cross-entropy loss on logits (B, ny) and class indices (B,), averaged over the batch."""
-    # BEGIN SOLUTION: nn.CrossEntropyLoss()
+    # BEGIN SOLUTION: the torch.nn loss module of the module docstring
     return nn.CrossEntropyLoss()
     # END SOLUTION
 
 
 def sgd_step(model: nn.Module, eta: float) -> None:
-    """Manual gradient step: for every ``p`` in ``model.parameters()``, ``p -= eta * p.grad`` under
-    ``torch.no_grad()``, then zero the gradients."""
-    # BEGIN SOLUTION: loop over model.parameters() inside torch.no_grad(), then p.grad.zero_()
+    """Manual gradient step of size ``eta`` on every parameter of ``model`` (as ``autograd_mlp.sgd``), then
+    the stored gradients reset."""
+    # BEGIN SOLUTION: as autograd_mlp.sgd, over the parameters the model holds
     with torch.no_grad():
         for p in model.parameters():
             p -= eta * p.grad
@@ -37,7 +38,7 @@ def sgd_step(model: nn.Module, eta: float) -> None:
 
 def train_step(model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor, eta: float) -> float:
     """One SGD step. X: (B, nx), y: (B,) int64 class indices. Returns the batch loss before the step."""
-    # BEGIN SOLUTION: loss_fn(model(X), y), .backward(), sgd_step; return the loss as a float
+    # BEGIN SOLUTION: the criterion on the model's logits, backpropagate, your sgd_step; return a float
     loss = loss_fn(model(X), y)
     loss.backward()
     sgd_step(model, eta)

@@ -170,7 +170,7 @@ def train_mnist(data: dict[str, torch.Tensor], nh: int = 100, eta: float = 0.03,
     optimizer = optim_mlp.make_optimizer(model, eta)
 
     def step(Xb: torch.Tensor, yb: torch.Tensor) -> None:
-        # BEGIN SOLUTION: one optim_mlp.train_step on the batch, tensors moved to the model's device
+        # BEGIN SOLUTION: one optim_mlp.train_step on the batch, on the model's device
         optim_mlp.train_step(model, loss_fn, optimizer, Xb.to(device), yb.to(device))
         # END SOLUTION
 

@@ -24,18 +24,18 @@ def init_params(nx: int, nh: int, ny: int,
 
 def forward(params: dict[str, torch.Tensor], X: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Forward pass, tracked by autograd. X: (B, nx) -> ``(Yhat (B, ny), outputs dict)`` as in manual."""
-    raise NotImplementedError("autograd_mlp.forward: the manual forward pass is differentiable: reuse it")
+    raise NotImplementedError("autograd_mlp.forward: which function of manual.py computes this already, and can autograd follow it?")
 
 
 def sgd(params: dict[str, torch.Tensor], eta: float) -> dict[str, torch.Tensor]:
-    """One gradient-descent step from the gradients stored in ``p.grad``.
+    """One gradient-descent step of size ``eta`` from the gradients autograd stored in each tensor.
 
-    Updates every parameter in place under ``torch.no_grad()`` (``p -= eta * p.grad``), then resets its
-    gradient with ``p.grad.zero_()``. Returns ``params``.
+    Every tensor of ``params`` is updated in place, without recording the update in the graph; then its
+    stored gradient is reset (gradients accumulate otherwise). Returns ``params``.
     """
-    raise NotImplementedError("autograd_mlp.sgd: inside `with torch.no_grad():` update each p in place, then p.grad.zero_()")
+    raise NotImplementedError("autograd_mlp.sgd: update in place outside the graph, then reset each stored gradient")
 
 
 def train_step(params: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, eta: float) -> float:
     """One SGD step on a batch. X: (B, nx), Y: (B, ny) one-hot. Returns the batch loss before the step."""
-    raise NotImplementedError("autograd_mlp.train_step: forward, loss_accuracy, L.backward(), sgd; return L.item()")
+    raise NotImplementedError("autograd_mlp.train_step: forward, the mean loss of manual.loss_accuracy, backpropagate, your sgd; return the loss as a float")

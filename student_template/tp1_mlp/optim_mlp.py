@@ -7,15 +7,15 @@ from torch import nn
 
 
 def make_optimizer(model: nn.Module, eta: float) -> torch.optim.Optimizer:
-    """Plain SGD (no momentum, no weight decay) over ``model.parameters()`` with learning rate ``eta``."""
-    raise NotImplementedError("optim_mlp.make_optimizer: torch.optim.SGD(model.parameters(), lr=eta)")
+    """Plain stochastic gradient descent (no momentum, no weight decay) on all the weights of ``model``,
+    with learning rate ``eta``."""
+    raise NotImplementedError("optim_mlp.make_optimizer: the optimizer class of the torch.optim documentation for this")
 
 
 def train_step(model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                X: torch.Tensor, y: torch.Tensor) -> float:
-    """One step: ``optimizer.zero_grad()``, loss of ``model(X)`` against ``y``, ``backward()``,
-    ``optimizer.step()``.
+    """One optimisation step on the batch, the gradients reset first (they accumulate otherwise).
 
     X: (B, nx), y: (B,) int64 class indices. Returns the batch loss before the step.
     """
-    raise NotImplementedError("optim_mlp.train_step: optimizer.zero_grad(); loss = loss_fn(model(X), y); loss.backward(); optimizer.step()")
+    raise NotImplementedError("optim_mlp.train_step: reset the gradients, compute the criterion, backpropagate, let the optimizer update; return a float")

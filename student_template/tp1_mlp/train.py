@@ -160,7 +160,7 @@ def train_mnist(data: dict[str, torch.Tensor], nh: int = 100, eta: float = 0.03,
     optimizer = optim_mlp.make_optimizer(model, eta)
 
     def step(Xb: torch.Tensor, yb: torch.Tensor) -> None:
-        raise NotImplementedError("train.train_mnist.step: one optim_mlp.train_step on the batch, tensors moved to the model's device")
+        raise NotImplementedError("train.train_mnist.step: one optim_mlp.train_step on the batch, on the model's device")
 
     moved = {key: value.to(device) for key, value in data.items()}
     targets = (moved["Ytrain"].argmax(dim=1), moved["Ytest"].argmax(dim=1))

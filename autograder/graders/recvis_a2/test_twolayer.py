@@ -104,8 +104,8 @@ def test_gradient_nn_numerical_central(probe, rng):
     if fine > 0.03 * coarse:
         raise CheckFailed(f"{where}: the largest error against the analytic gradient goes from {coarse:.2e} "
                           f"(eps=1e-2) to {fine:.2e} (eps=1e-3), only {coarse / max(fine, 1e-300):.0f} times "
-                          "smaller; central differences (s(θ+eps) − s(θ−eps)) / (2 eps) have an error in eps² "
-                          "(100 times smaller), one-sided ones only in eps (10 times)")
+                          "smaller; a central (symmetric) difference has an error in eps² (100 times smaller), a "
+                          "one-sided one only in eps (10 times)")
 
 
 def test_gradcheck(probe, rng):
