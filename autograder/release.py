@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder import config, strip
+from autograder import config, strip, written
 from autograder.checks.answers import load_key, student_template
 from autograder.reference import SOLUTIONS
 
@@ -35,6 +35,8 @@ def template_files(assignment: str) -> dict[str, str]:
         if not path.is_file() or "__pycache__" in path.parts:
             continue
         relative = path.relative_to(source).as_posix()
+        if relative == written.KEY_FILE:  # the staff's model answers and rubrics: grading kit only
+            continue
         if path.suffix == ".py":
             text, regions = strip.strip_source(path.read_text(encoding="utf-8"), str(path))
             secrets |= strip.solution_lines(regions)

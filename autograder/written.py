@@ -159,6 +159,14 @@ def key_problems(assignment: str) -> list[str]:
     return problems
 
 
+def key_lines(assignment: str, shortest: int = 30) -> list[tuple[str, str]]:
+    """(question, line) for every line of a model answer and every rubric item at least ``shortest``
+    characters long: what the student kit's leak gate (:func:`autograder.studentkit.scan`) looks for."""
+    return [(name, line) for name, entry in load_key(assignment).items()
+            for line in [*(x.strip() for x in entry.model.splitlines()), *(item for _, item in entry.rubric)]
+            if len(line) >= shortest]
+
+
 # --------------------------------------------------------------------------------------------------------
 # The students' answers
 # --------------------------------------------------------------------------------------------------------

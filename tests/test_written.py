@@ -177,3 +177,15 @@ def test_pdf_export_for_gradescope(student_notebook, tmp_path):
     assert written.export_pdf(student_notebook, target, exporter) == ""
     assert target.read_bytes()[:5] == b"%PDF-"
     assert json.loads(student_notebook.read_text())  # the notebook is left as it was
+
+
+def test_the_key_never_reaches_students():
+    """The release leaves written.yml out of the template, and the student kit's leak gate finds a model
+    answer or a rubric item pasted into any released file."""
+    from autograder import release, studentkit
+
+    assert written.KEY_FILE not in release.template_files(ASSIGNMENT)
+    (question, line), *_ = written.key_lines(ASSIGNMENT)
+    findings = studentkit.scan({f"student/{ASSIGNMENT}/notes.md": f"hint: {line}\n".encode(),
+                                f"student/{ASSIGNMENT}/attention.py": b"x = 1\n"}, [ASSIGNMENT])
+    assert findings == [f"student/{ASSIGNMENT}/notes.md: holds the model answer or rubric of written question {question}"]
