@@ -318,7 +318,7 @@ def hints_that_are_solutions(path: Path) -> list[str]:
     code they replace."""
     from collections import Counter
 
-    from autograder import strip
+    from autograder import strip, written
 
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
@@ -428,7 +428,7 @@ def scan(files: dict[str, bytes], assignments: list[str]) -> list[str]:
     engine itself uses), answer-key values the handout does not give (in the files of an assignment), the reference
     module, the solutions, hidden checks. Files under ``graders/<a>/`` are read for the secrets of ``a``, the
     others for all."""
-    from autograder import strip
+    from autograder import strip, written
 
     grading = config.load()
     engine = {line.strip() for path in PACKAGE.rglob("*.py") if "graders" not in path.parts
