@@ -318,7 +318,7 @@ def hints_that_are_solutions(path: Path) -> list[str]:
     code they replace."""
     from collections import Counter
 
-    from autograder import strip, written
+    from autograder import strip
 
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
