@@ -106,7 +106,7 @@ def cmd_grade(args) -> int:
     else:
         threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(submissions))))
     options = Options(tier=args.tier, seed=args.seed, threads=threads, data=args.data, grading_path=args.grading,
-                      deadline=args.deadline, key=args.key)
+                      deadline=args.deadline, key=args.key, allow_unisolated=args.allow_unisolated)
     started = time.monotonic()
     if args.executor == "slurm":
         from autograder.cluster import Slurm, grade_class
@@ -124,6 +124,8 @@ def cmd_grade(args) -> int:
         report.write_all(Path(args.out), graded)
     print(score_table(graded))
     print(f"{len(graded)} submissions graded into {args.out} in {time.monotonic() - started:.1f} s")
+    levels = sorted({record.get("extra_data", {}).get("isolation", "unknown") for record in graded.values()})
+    print(f"isolation of student code: {', '.join(map(str, levels))} (namespaces > own uid > none)")
     return 0
 
 
@@ -233,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="grade again the checks of this tier already graded (the other tier's are kept)")
     grade.add_argument("--grading", type=Path, default=None, help="grading.yml to use (default: the kit's)")
     grade.add_argument("--no-report", action="store_true", help="skip the HTML reports")
+    grade.add_argument("--allow-unisolated", action="store_true",
+                       help="grade hidden checks even where student code cannot be isolated (no namespaces and "
+                            "not root): it could then read the reference solutions")
     grade.add_argument("--executor", choices=("local", "slurm"), default="local",
                        help="local: this machine (--jobs at a time); slurm: one Slurm job array through submitit, "
                             "one submission per task (OUT must be shared with the nodes)")

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from autograder import config, results, zygote
 from autograder.config import GRADERS, Tier
+from autograder.sandbox.client import isolation, require_private
 from autograder.submissions import Submission
 
 GRADER_OVERHEAD_SECONDS = 120
@@ -42,6 +43,8 @@ class Options:
     #: the grading's secret (held-out data and hidden inputs derive from it; never sent to the worker):
     #: None draws a fresh one per submission; results.json records it so that a grading can be reproduced
     key: str | None = None
+    #: grade hidden checks even where student code runs unisolated (no namespaces, not root: isolation "none")
+    allow_unisolated: bool = False
 
     def checks(self, grading: config.Grading, assignment: str) -> list[config.Check]:
         """The checks this run grades."""
@@ -73,6 +76,7 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
         command += [f"--data={options.data}"] * (options.data is not None)
         command += [f"--grading={options.grading_path}"] * (options.grading_path is not None)
         command += [f"--deadline={ends}"] * (ends is not None)
+        command += ["--allow-unisolated"] * options.allow_unisolated
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         output = Path(scratch) / "output.txt"
         grader_zygote = zygote.shared()
@@ -105,6 +109,8 @@ def grade_one(submission: Submission, out: Path, options: Options) -> dict:
             if problems:
                 records, note, seconds = {}, "; ".join(problems), 0.0
             else:
+                if isolation().level == "own uid":  # student code runs on the machine's files: --out too
+                    require_private((), unwritable=(out.resolve(),))
                 records, note, seconds = run_grader(folder, submission.name, submission.assignment, options)
     except Exception as error:  # noqa: BLE001 - whatever happens, the submission gets a record
         records, note, seconds = {}, f"grading failed: {type(error).__name__}: {error}", 0.0
@@ -124,6 +130,7 @@ def write_record(submission: Submission, out: Path, options: Options, records: d
                              seconds=seconds, note=note, previous=previous,
                              order=[c.id for c in assignment.checks])
     document["extra_data"]["submission"] = submission.name
+    document["extra_data"]["isolation"] = isolation().level
     if options.key is not None:  # per tier: `autograder grade --key KEY --tier TIER` grades it again alike
         keys = (previous or {}).get("extra_data", {}).get("keys")
         document["extra_data"]["keys"] = {**(keys if isinstance(keys, dict) else {}), options.tier: options.key}

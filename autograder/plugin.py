@@ -23,6 +23,8 @@ from autograder.sandbox.client import GraderFault, Limits, OutOfTime, Worker
 
 INTERNAL = "grader error (not your fault; tell the course staff)"
 OUT_OF_TIME = "not run: the grading time ran out"
+UNISOLATED = ("hidden check not run: student code cannot be isolated on this machine (no namespaces, and the "
+              "grader is not root); grade as root or where namespaces are permitted, or pass --allow-unisolated")
 #: seconds kept, before ``--deadline``, for pytest to finish and write its report
 GRACE_SECONDS = 5.0
 MIN_CHECK_SECONDS = 1.0  # a check that would get less than this is not started
@@ -43,6 +45,8 @@ def pytest_addoption(parser) -> None:
     group.addoption("--data", type=Path, default=None, help="data folder (torchvision layout)")
     group.addoption("--deadline", type=float, default=None,
                     help="time (seconds since the epoch) by which the report must be written")
+    group.addoption("--allow-unisolated", action="store_true",
+                    help="run hidden checks even where student code cannot be isolated (isolation 'none')")
 
 
 def assignment_of(item) -> str:
@@ -82,7 +86,8 @@ def pytest_configure(config) -> None:
 
         grader = Grader(config.option)
         limits = Limits(threads=grader.options.threads, memory_mb=None if grader.options.tier == "gpu" else 6144)
-        grader.worker = Worker(grader.options.submission, limits, hide=(data.root(grader.options.data),))
+        private = (data.root(grader.options.data), *([grader.options.grading] if grader.options.grading else []))
+        grader.worker = Worker(grader.options.submission, limits, hide=private)
         if grader.options.deadline is not None:
             grader.worker.deadline = grader.options.deadline - GRACE_SECONDS
         with contextlib.suppress(ProbeFailed):  # reported by the first probe, which tries again
@@ -237,6 +242,9 @@ def pytest_runtest_setup(item) -> None:
         item.autograder_waited = grader.worker.waited
         if grader.time_left() < MIN_CHECK_SECONDS:
             raise OutOfTime(OUT_OF_TIME)
+        if grader.entry(item).visibility == "hidden" and grader.worker.isolation.level == "none" \
+                and not grader.options.allow_unisolated:
+            raise GraderFault(UNISOLATED)
 
 
 @pytest.hookimpl(hookwrapper=True)

