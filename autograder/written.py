@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import math
@@ -32,7 +31,9 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from autograder import config
+from autograder import config, results
+from autograder.report import STYLE as REPORT_STYLE
+from autograder.submissions import SubmissionError, copy_tree, discover, extract_zip, folder_name
 
 KEY_FILE = "written.yml"
 SCORES_FILE = "written_scores.csv"
@@ -40,6 +41,8 @@ COLUMN = "written:"  # prefix of the per-question columns of grades.csv
 BEGIN, END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
 RESPONSE = "_Type your answer here, replacing this text._"  # notebooks.RESPONSE: an untouched answer cell
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+MAX_ANSWER_CHARS = 20_000  # of one answer's text; longer ones are cut, saying so
+MAX_FIGURES, MAX_FIGURE_CHARS = 6, 3_000_000  # PNGs kept per answer, and their size in base64
 PDF_TIMEOUT = 300
 
 
@@ -198,12 +201,13 @@ def notebook_answers(text: str, asked: list[Question]) -> dict[str, Answer]:
             for output in cell.get("outputs", []):
                 png = output.get("data", {}).get("image/png") if isinstance(output, dict) else None
                 png = "".join(png) if isinstance(png, list) else png
-                if isinstance(png, str) and BASE64.fullmatch(png):
+                if isinstance(png, str) and len(png) <= MAX_FIGURE_CHARS and BASE64.fullmatch(png) \
+                        and len(current.images) < MAX_FIGURES:
                     current.images.append("".join(png.split()))
         elif source.strip() and source.strip() != RESPONSE:
             current.text += "\n\n" + source.strip()
     for answer in answers.values():
-        answer.text = answer.text.strip()
+        answer.text = results.shorten(answer.text.strip(), MAX_ANSWER_CHARS)
     return answers
 
 
@@ -225,8 +229,6 @@ def submission_answers(path: Path, assignment: str, asked: list[Question],
                        scratch: Path) -> tuple[dict[str, Answer], Path | None, str]:
     """(answers, the notebook copied under ``scratch``, problem) of one submission (a folder, a zip or a
     notebook); a submission without a readable notebook gets no answers, no notebook and the problem."""
-    from autograder.submissions import SubmissionError, copy_tree, extract_zip
-
     try:
         if path.is_symlink():
             raise WrittenError(f"{path.name} is a symbolic link")
@@ -303,8 +305,6 @@ def _uncell(text: str) -> str:
 def write_scores(out: Path, key: dict[str, Entry], students: list[str]) -> Path:
     """``out/written_scores.csv`` with a row per student and a column per question of ``key``, keeping
     every score already filled in (and the rows of students not listed)."""
-    from autograder.results import cell
-
     filled = read_scores(out, key)
     names = list(key)
     path = out / SCORES_FILE
@@ -313,7 +313,7 @@ def write_scores(out: Path, key: dict[str, Entry], students: list[str]) -> Path:
         writer.writerow(["submission", *names])
         for student in sorted(set(students) | set(filled)):
             given = filled.get(student, {})
-            writer.writerow([cell(student), *(f"{given[n]:g}" if n in given else "" for n in names)])
+            writer.writerow([results.cell(student), *(f"{given[n]:g}" if n in given else "" for n in names)])
     return path
 
 
@@ -331,12 +331,10 @@ def _block(text: str) -> str:
 
 def question_page(assignment: str, question: Question, entry: Entry, answers: dict[str, Answer | None]) -> str:
     """One question: the prompt, the model answer and rubric, then every student's answer (all escaped)."""
-    from autograder.report import STYLE as REPORT_STYLE
-
     rubric = "".join(f"<tr><td>{points:g}</td><td>{html.escape(item)}</td></tr>" for points, item in entry.rubric)
-    parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(question.name)}</title>"
-             f"<style>{REPORT_STYLE}{STYLE}</style><p><a href=index.html>all questions</a></p>"
-             f"<h1>{html.escape(assignment)} — {html.escape(question.name)} ({entry.points:g} pt)</h1>",
+    parts = [(f"<!doctype html><meta charset=utf-8><title>{html.escape(question.name)}</title>"
+              f"<style>{REPORT_STYLE}{STYLE}</style><p><a href=index.html>all questions</a></p>"
+              f"<h1>{html.escape(assignment)} — {html.escape(question.name)} ({entry.points:g} pt)</h1>"),
              f"<h2>Question</h2>{_block(question.text)}",
              f"<h2>Model answer</h2><div class=model>{_block(entry.model)}</div>",
              f"<h2>Rubric</h2><table><tr><th>points</th><th>item</th></tr>{rubric}</table>",
@@ -382,9 +380,6 @@ def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> 
     """Export the written answers of the submissions at ``paths`` (folders, zips, or folders of them, as
     ``autograder grade`` finds them) into ``out/written/`` and create or update ``out/written_scores.csv``;
     returns student -> problem for the submissions whose notebook could not be read (or PDF written)."""
-    from autograder.results import cell
-    from autograder.submissions import discover, folder_name
-
     key, asked = load_key(assignment), questions(assignment)
     if not key:
         raise WrittenError(f"{key_path(assignment)}: no key of the written answers (the grading kit has one)")
@@ -422,13 +417,11 @@ def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> 
         for student in sorted(answers):
             for question in asked:
                 text = answers[student].get(question.name, Answer()).text
-                writer.writerow([cell(student), question.name, f"{key[question.name].points:g}", cell(text)])
+                writer.writerow([results.cell(student), question.name, f"{key[question.name].points:g}", results.cell(text)])
     rows = "".join(f"<tr><td><a href='{q.name}.html'>{html.escape(q.name)}</a></td><td>{key[q.name].points:g}</td>"
                    f"<td>{sum(bool(a.get(q.name) and a[q.name].text) for a in answers.values())}</td>"
                    f"<td>{html.escape(q.text[:120])}</td></tr>" for q in asked)
     broken = "".join(f"<li>{html.escape(s)}: {html.escape(why)}</li>" for s, why in sorted(failed.items()))
-    from autograder.report import STYLE as REPORT_STYLE
-
     (target / "index.html").write_text(
         f"<!doctype html><meta charset=utf-8><title>written answers</title><style>{REPORT_STYLE}</style>"
         f"<h1>{html.escape(assignment)}: written answers of {len(students)} submissions</h1>"
