@@ -2,11 +2,13 @@
 random crop and horizontal flip applied to the whole batch at once (no per-sample Python).
 
 Used by the accuracy probes (in the worker, both tiers) to feed a student's training loop: a
-:class:`TensorLoader` is a DataLoader over ``(images (B, C, h, w) float, labels (B,) int64)``.
+:class:`TensorLoader` is a DataLoader over ``(images (B, C, h, w) float, labels (B,) int64)``; the graders
+prepare the held-out images they predict with the same functions.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -14,6 +16,38 @@ def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
     """uint8 or [0, 1] images (N, C, H, W) → float, standardised per channel with ``mean``/``std`` (C,)."""
     images = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     return (images - mean.view(1, -1, 1, 1).to(images)) / std.view(1, -1, 1, 1).to(images)
+
+
+def symmetric_rgb(images, device: str = "cpu") -> torch.Tensor:
+    """uint8 images as normalised (N, 3, 32, 32) floats in [-1, 1] on ``device``, like recvis_a2's
+    ``get_cifar10`` transform (ToTensor, then Normalize((0.5,) * 3, (0.5,) * 3)).
+
+    (N, 28, 28) grey images (Fashion-MNIST) are padded by 2 pixels of background and repeated on 3 channels;
+    (N, 32, 32, 3) colour images (CIFAR-10) are put channels first.
+    """
+    x = torch.as_tensor(images, device=device).float()
+    if x.dim() == 3:
+        x = torch.nn.functional.pad(x, (2, 2, 2, 2)).unsqueeze(1).repeat(1, 3, 1, 1)
+    else:
+        x = x.permute(0, 3, 1, 2).contiguous()
+    return x.div_(255.0).sub_(0.5).div_(0.5)
+
+
+def rgb(images, pad: int = 0) -> np.ndarray:
+    """uint8 images (N, H, W[, 3]) → (N, H + 2·pad, W + 2·pad, 3): grey repeated on 3 channels, zero-padded."""
+    images = np.asarray(images)
+    images = np.repeat(images[..., None], 3, axis=-1) if images.ndim == 3 else images
+    return np.pad(images, [(0, 0), (pad, pad), (pad, pad), (0, 0)]) if pad else images
+
+
+def channels_first(images: np.ndarray, mean=None, std=None, device: str = "cpu") -> torch.Tensor:
+    """uint8 (N, H, W, 3) → contiguous float (N, 3, H, W) on ``device`` (the strides a DataLoader of ToTensor
+    images gives: a student's ``view`` must work), in [0, 1], or standardised when ``mean``/``std`` (3,) are
+    given."""
+    images = torch.as_tensor(images, device=device).permute(0, 3, 1, 2).contiguous()
+    if mean is None:
+        return images.float() / 255
+    return normalize(images, torch.tensor(mean), torch.tensor(std))
 
 
 def random_crop_flip(batch: torch.Tensor, size: int, generator: torch.Generator, flip: bool = True) -> torch.Tensor:

@@ -289,52 +289,31 @@ def linear_epoch(state, train_X, train_y, test_X, test_y, lr: float, batch_size:
             "state": {k: tensor(v, f"LinearNet's {k}") for k, v in model.state_dict().items()}}
 
 
-def _images(X: np.ndarray, device: str) -> torch.Tensor:
-    """uint8 images as normalised (N, 3, 32, 32) floats in [-1, 1] on ``device``, like ``get_cifar10``'s
-    transform.
-
-    (N, 28, 28) grey images (Fashion-MNIST) are padded by 2 pixels of background and repeated on 3 channels;
-    (N, 32, 32, 3) colour images (CIFAR-10) are put channels first.
-    """
-    x = torch.as_tensor(np.asarray(X), device=device).float()
-    if x.dim() == 3:
-        x = torch.nn.functional.pad(x, (2, 2, 2, 2)).unsqueeze(1).repeat(1, 3, 1, 1)
-    else:
-        x = x.permute(0, 3, 1, 2).contiguous()
-    return x.div_(255.0).sub_(0.5).div_(0.5)  # ToTensor then Normalize((0.5,) * 3, (0.5,) * 3), in place
-
-
-def train_and_predict(train_X, train_y, test_X, test_y, held_X, budget: dict):
+def train(train_X, train_y, test_X, test_y, budget: dict):
     """Train a fresh ``convnet.ConvNet()`` with ``convnet.fit`` (which calls the student's train and test)
-    on the given images, then predict the held-out images (labels never sent). The images take the kit's
-    fast path (:mod:`autograder.fastdata`): one tensor per split on the device, batches cut by indexing
-    (the training batches shuffled by ``budget['seed']``), fed to ``fit`` as DataLoaders."""
+    on the given images; return its trained ``state_dict`` and the history (the grader predicts the held-out
+    images, which never reach the worker). The images take the kit's fast path (:mod:`autograder.fastdata`):
+    one tensor per split on the device (:func:`fastdata.symmetric_rgb`), batches cut by indexing (the
+    training batches shuffled by ``budget['seed']``), fed to ``fit`` as DataLoaders."""
     budget = dict(budget)
     device = budget.get("device", "cpu")
     model = _model("ConvNet")
     if not list(model.parameters()):
         raise StudentError("convnet.ConvNet() has no parameters: build its layers in __init__ (conv1 … linear2)")
     batch_size = int(budget["batch_size"])
-    train_loader = fastdata.TensorLoader(_images(train_X, device), torch.as_tensor(train_y, device=device).long(),
-                                         batch_size, shuffle=True, seed=int(budget.get("seed", 0)))
-    test_loader = fastdata.TensorLoader(_images(test_X, device), torch.as_tensor(test_y, device=device).long(),
-                                        batch_size)
+    train_loader = fastdata.TensorLoader(fastdata.symmetric_rgb(train_X, device),
+                                         torch.as_tensor(train_y, device=device).long(), batch_size, shuffle=True,
+                                         seed=int(budget.get("seed", 0)))
+    test_loader = fastdata.TensorLoader(fastdata.symmetric_rgb(test_X, device),
+                                        torch.as_tensor(test_y, device=device).long(), batch_size)
     history = call("convnet", "fit", model, train_loader, test_loader, quiet=True, **budget)
     if not isinstance(history, dict):
         raise StudentError("convnet.fit should return the history dict of lists")
-    model.eval()
-    held = _images(held_X, device)
-    predictions = []
-    with torch.no_grad():
-        for start in range(0, len(held), 500):
-            scores = model(held[start:start + 500])
-            predictions.append(tensor(scores, "convnet.ConvNet()(images)", ndim=2).argmax(axis=1))
-    return {"predictions": np.concatenate(predictions).astype(np.int64),
+    return {"state": {str(k): tensor(v, f"convnet.ConvNet's {k}") for k, v in model.state_dict().items()},
             "history": {k: [float(v) for v in values] for k, values in history.items()
                         if isinstance(values, (list, tuple))}}
 
 
-# ------------------------------------------------------------------------------------------- figures and sweep
 def show_examples(images, labels, n: int):
     """What ``convnet.show_examples`` draws for a dataset of the given normalised images (N, 3, H, W) in
     [-1, 1] and int labels."""

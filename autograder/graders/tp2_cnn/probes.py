@@ -322,41 +322,28 @@ def transforms(split: str, mean, std, augment: bool, crop: int, images, repeats:
 
 
 # --- training for accuracy --------------------------------------------------------------------------
-def _rgb(X, pad: int) -> np.ndarray:
-    """uint8 images (N, H, W[, 3]) → (N, H + 2·pad, W + 2·pad, 3): grey repeated on 3 channels, zero-padded."""
-    X = np.asarray(X)
-    X = np.repeat(X[..., None], 3, axis=-1) if X.ndim == 3 else X
-    return np.pad(X, [(0, 0), (pad, pad), (pad, pad), (0, 0)]) if pad else X
-
-
-def _on_device(X: np.ndarray, mean, std, device: str) -> torch.Tensor:
-    """uint8 (N, H, W, 3) → contiguous float (N, 3, H, W) on ``device`` (the strides a DataLoader of ToTensor
-    images gives: a student's ``view`` must work), standardised when ``mean`` is given."""
-    images = torch.as_tensor(X, device=device).permute(0, 3, 1, 2).contiguous()
-    if mean is None:
-        return images.float() / 255
-    return fastdata.normalize(images, torch.tensor(mean), torch.tensor(std))
-
-
-def train_and_predict(train_X, train_Y, test_X, test_Y, held_X, config: dict, train_seed: int):
-    """Train the student's ``CifarNet`` with its ``train.main``, then predict the held-out images.
+def train(train_X, train_Y, test_X, test_Y, config: dict, train_seed: int):
+    """Train the student's ``CifarNet`` with its ``train.main``; return its trained ``state_dict``, the
+    ``data.channel_stats`` it was trained with (None without ``config['normalize']``) and the history (the
+    grader predicts the held-out images, which never reach the worker).
 
     The data take the kit's fast path (:mod:`autograder.fastdata`): each split is one tensor on the device,
     standardised with the student's ``data.channel_stats`` of the training images (``config['normalize']``),
-    randomly cropped to ``config['crop']`` and flipped batch by batch (``config['augment']``; test and held-out
-    images center-cropped), fed as DataLoaders. Grey images (N, H, W) are repeated to 3 channels and
-    zero-padded by ``config['pad']`` (28 → 32 for Fashion-MNIST)."""
+    randomly cropped to ``config['crop']`` and flipped batch by batch (``config['augment']``; test images
+    center-cropped), fed as DataLoaders. Grey images (N, H, W) are repeated to 3 channels and zero-padded by
+    ``config['pad']`` (28 → 32 for Fashion-MNIST)."""
     device = config.get("device", "cpu")
     pad, crop, augment = int(config.get("pad", 0)), int(config.get("crop", 28)), bool(config["augment"])
-    train_X, test_X, held_X = (_rgb(X, pad) for X in (train_X, test_X, held_X))
+    train_X, test_X = (fastdata.rgb(X, pad) for X in (train_X, test_X))
     mean, std = (_stats(call("data", "channel_stats", train_X), "data.channel_stats(training images)", 3)
                  if config["normalize"] else (None, None))
     batch_size = int(config["batch_size"])
     train_loader = fastdata.TensorLoader(
-        _on_device(train_X, mean, std, device), torch.as_tensor(np.asarray(train_Y), device=device).long(),
-        batch_size, shuffle=True, seed=train_seed, crop=crop if augment else None, flip=augment)
+        fastdata.channels_first(train_X, mean, std, device),
+        torch.as_tensor(np.asarray(train_Y), device=device).long(), batch_size, shuffle=True, seed=train_seed,
+        crop=crop if augment else None, flip=augment)
     test_loader = fastdata.TensorLoader(
-        _on_device(test_X, mean, std, device), torch.as_tensor(np.asarray(test_Y), device=device).long(),
+        fastdata.channels_first(test_X, mean, std, device), torch.as_tensor(np.asarray(test_Y), device=device).long(),
         batch_size, center=crop if augment else None)
     model = _build("CifarNet", {"batch_norm": bool(config.get("batch_norm", False)),
                                 "dropout": bool(config.get("dropout", False)),
@@ -366,13 +353,6 @@ def train_and_predict(train_X, train_Y, test_X, test_Y, held_X, config: dict, tr
                    quiet=True, seed=train_seed)
     if not isinstance(history, dict):
         raise StudentError(f"train.main should return the history dict, got {type(history).__name__}")
-    model.eval()
-    held = _on_device(held_X, mean, std, device)
-    held = fastdata.center_crop(held, crop) if augment else held
-    predictions = []
-    with torch.no_grad():
-        for start in range(0, len(held), 500):
-            scores = tensor(model(held[start:start + 500]), "models.CifarNet's output on the held-out images", ndim=2)
-            predictions.append(scores.argmax(axis=1))
-    return {"predictions": np.concatenate(predictions).astype(np.int64),
+    return {"state": {str(k): tensor(v, f"models.CifarNet's {k}") for k, v in model.state_dict().items()},
+            "stats": None if mean is None else {"mean": mean, "std": std},
             "history": {str(k): [float(x) for x in v] for k, v in history.items() if isinstance(v, (list, tuple))}}
