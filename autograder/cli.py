@@ -142,7 +142,7 @@ def cmd_written(args) -> int:
         return 1
     for name, why in sorted(failed.items()):
         print(f"autograder written: {printable(name)}: {printable(why)}", file=sys.stderr)
-    print(f"written answers in {out / 'written' / 'index.html'}; scores go in {out / written.SCORES_FILE} "
+    print(f"written answers in {out / 'written.html'}; scores go in {out / written.SCORES_FILE} "
           f"(read into grades.csv by the next `autograder grade --out {out}`)")
     return 0
 
@@ -256,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
                                   help="export the hand-graded written answers per question, for staff")
     written.add_argument("submissions", nargs="+", help="submission folders/zips (with the notebook), or folders of them")
     written.add_argument("--assignment", required=True, choices=list(config.load().assignments))
-    written.add_argument("--out", default="graded", help="the grading folder (default: graded/): writes OUT/written/ "
-                                                         "and OUT/written_scores.csv, keeping the scores filled in")
+    written.add_argument("--out", default="graded", help="the grading folder (default: graded/): writes OUT/written.html, "
+                                                         "a page per question, OUT/written.csv and OUT/written_scores.csv "
+                                                         "(keeping the scores filled in)")
     written.add_argument("--pdf", action="store_true",
                          help="also otter's PDF of each notebook (questions only, one per page) for Gradescope's "
                               "manual grading; needs xelatex and pandoc, or playwright and Chromium")

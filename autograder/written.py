@@ -7,10 +7,11 @@
 - **Answers**: read from the student's notebook (the ``.ipynb`` of a submission folder or zip, never run):
   the cells between the question's ``<!-- BEGIN QUESTION -->`` cell and its ``<!-- END QUESTION -->``
   (otter's markers), i.e. the answer cell and any cell the student added there.
-- **Export** (:func:`export`): ``OUT/written/<question>.html`` (every student's answer beside the model
-  answer and rubric), ``OUT/written/index.html``, ``OUT/written/written.csv`` (student, question, answer)
-  and, with ``pdf``, otter's filtered PDF of each notebook (one question per page, for Gradescope's
-  manual grading).
+- **Export** (:func:`export`): ``OUT/written.<question>.html`` (every student's answer beside the model
+  answer and rubric), ``OUT/written.html`` (the index), ``OUT/written.csv`` (student, question, answer)
+  and, with ``pdf``, otter's filtered PDF of each notebook, ``OUT/<student's folder>/written.pdf`` (one
+  question per page, for Gradescope's manual grading). Class files have a dot in their names, submission
+  folders never (:func:`autograder.submissions.folder_name`): they cannot collide.
 - **Scores**: staff fill ``OUT/written_scores.csv`` (one row per submission, one column per question;
   the export creates it and keeps what is filled); ``grades.csv`` shows them as ``written:<question>``.
 """
@@ -33,7 +34,7 @@ import yaml
 
 from autograder import config, results
 from autograder.report import STYLE as REPORT_STYLE
-from autograder.submissions import SubmissionError, copy_tree, discover, extract_zip, folder_name
+from autograder.submissions import SubmissionError, copy_tree, discover, extract_zip
 
 KEY_FILE = "written.yml"
 SCORES_FILE = "written_scores.csv"
@@ -333,7 +334,7 @@ def question_page(assignment: str, question: Question, entry: Entry, answers: di
     """One question: the prompt, the model answer and rubric, then every student's answer (all escaped)."""
     rubric = "".join(f"<tr><td>{points:g}</td><td>{html.escape(item)}</td></tr>" for points, item in entry.rubric)
     parts = [(f"<!doctype html><meta charset=utf-8><title>{html.escape(question.name)}</title>"
-              f"<style>{REPORT_STYLE}{STYLE}</style><p><a href=index.html>all questions</a></p>"
+              f"<style>{REPORT_STYLE}{STYLE}</style><p><a href=written.html>all questions</a></p>"
               f"<h1>{html.escape(assignment)} — {html.escape(question.name)} ({entry.points:g} pt)</h1>"),
              f"<h2>Question</h2>{_block(question.text)}",
              f"<h2>Model answer</h2><div class=model>{_block(entry.model)}</div>",
@@ -341,7 +342,7 @@ def question_page(assignment: str, question: Question, entry: Entry, answers: di
              f"<h2>Answers ({sum(bool(a and (a.text or a.images)) for a in answers.values())} of {len(answers)})</h2>"]
     for student, answer in sorted(answers.items()):
         if answer is None:
-            body = "<p class=fail>no notebook could be read (see index.html)</p>"
+            body = "<p class=fail>no notebook could be read (see written.html)</p>"
         elif not (answer.text or answer.images):
             body = "<p class=fail>no answer</p>"
         else:
@@ -378,7 +379,8 @@ def export_pdf(notebook: Path, target: Path, exporter: str) -> str:
 
 def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> dict[str, str]:
     """Export the written answers of the submissions at ``paths`` (folders, zips, or folders of them, as
-    ``autograder grade`` finds them) into ``out/written/`` and create or update ``out/written_scores.csv``;
+    ``autograder grade`` finds them) into ``out`` (see the module's docstring) and create or update
+    ``out/written_scores.csv``;
     returns student -> problem for the submissions whose notebook could not be read (or PDF written)."""
     key, asked = load_key(assignment), questions(assignment)
     if not key:
@@ -390,8 +392,7 @@ def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> 
     if pdf and exporter is None:
         raise WrittenError("PDF export needs otter's LaTeX route (xelatex and pandoc) or its HTML route (the "
                            "playwright package and Chromium); none is installed here")
-    target = out / "written"
-    target.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     answers: dict[str, dict[str, Answer]] = {}
     failed: dict[str, str] = {}
     for submission in discover(paths, assignment):
@@ -402,30 +403,30 @@ def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> 
                 continue
             answers[submission.name] = found
             if exporter is not None:
-                (target / "pdf").mkdir(exist_ok=True)
-                why = export_pdf(notebook, target / "pdf" / f"{folder_name(submission.name)}.pdf", exporter)
+                (out / submission.folder).mkdir(exist_ok=True)
+                why = export_pdf(notebook, out / submission.folder / "written.pdf", exporter)
                 if why:
                     failed[submission.name] = f"PDF: {why}"
     students = sorted(set(answers) | set(failed))
     for question in asked:
         page = question_page(assignment, question, key[question.name],
                              {s: answers[s].get(question.name, Answer()) if s in answers else None for s in students})
-        (target / f"{question.name}.html").write_text(page, encoding="utf-8")
-    with open(target / "written.csv", "w", newline="", encoding="utf-8") as handle:
+        (out / f"written.{question.name}.html").write_text(page, encoding="utf-8")
+    with open(out / "written.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student", "question", "points", "answer"])
         for student in sorted(answers):
             for question in asked:
                 text = answers[student].get(question.name, Answer()).text
                 writer.writerow([results.cell(student), question.name, f"{key[question.name].points:g}", results.cell(text)])
-    rows = "".join(f"<tr><td><a href='{q.name}.html'>{html.escape(q.name)}</a></td><td>{key[q.name].points:g}</td>"
+    rows = "".join(f"<tr><td><a href='written.{q.name}.html'>{html.escape(q.name)}</a></td><td>{key[q.name].points:g}</td>"
                    f"<td>{sum(bool(a.get(q.name) and a[q.name].text) for a in answers.values())}</td>"
                    f"<td>{html.escape(q.text[:120])}</td></tr>" for q in asked)
     broken = "".join(f"<li>{html.escape(s)}: {html.escape(why)}</li>" for s, why in sorted(failed.items()))
-    (target / "index.html").write_text(
+    (out / "written.html").write_text(
         f"<!doctype html><meta charset=utf-8><title>written answers</title><style>{REPORT_STYLE}</style>"
         f"<h1>{html.escape(assignment)}: written answers of {len(students)} submissions</h1>"
-        f"<p>Scores go in <code>{SCORES_FILE}</code> beside this folder.</p>"
+        f"<p>Scores go in <code>{SCORES_FILE}</code> beside this page.</p>"
         + (f"<p class=fail>Problems:</p><ul>{broken}</ul>" if broken else "")
         + f"<table><tr><th>question</th><th>points</th><th>answered</th><th>asks</th></tr>{rows}</table>",
         encoding="utf-8")

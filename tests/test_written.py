@@ -112,19 +112,19 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
 
     assert cli.main(["written", str(classroom), "--assignment", ASSIGNMENT, "--out", str(out)]) == 0
     key = written.load_key(ASSIGNMENT)
-    first = (out / "written" / f"{names[0]}.html").read_text()
+    first = (out / f"written.{names[0]}.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in first and "<script>" not in first
     assert "&lt;b&gt;dan" in first and "<b>dan" not in first
     assert key[names[0]].model.split("\n")[0][:40] in first.replace("&#x27;", "'")
     assert all(item[:30] in first for _, item in key[names[0]].rubric)
     assert "Bob on " + names[0] in first and "no answer" in first and "no notebook could be read" in first
-    second = (out / "written" / f"{names[1]}.html").read_text()
+    second = (out / f"written.{names[1]}.html").read_text()
     assert second.count("data:image/png;base64,") == 1 and f"base64,{PNG}" in second and "onerror" not in second
-    index = (out / "written" / "index.html").read_text()
+    index = (out / "written.html").read_text()
     assert "carol" in index and "no notebook" in index
-    assert all(f"href='{n}.html'" in index for n in names)
+    assert all(f"href='written.{n}.html'" in index for n in names)
 
-    rows = _rows(out / "written" / "written.csv")
+    rows = _rows(out / "written.csv")
     assert rows[0] == ["student", "question", "points", "answer"]
     answers = {(r[0], r[1]): r[3] for r in rows[1:]}
     assert answers[("alice", names[0])] == "'" + hostile
