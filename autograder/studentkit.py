@@ -340,10 +340,11 @@ def hints_that_are_solutions(path: Path) -> list[str]:
     return found
 
 
-def student_facing(assignment: str) -> dict[str, tuple[str, dict[int, str]]]:
-    """What students read of ``assignment``, path -> (text, line -> the answer key a line is the prompt
-    of): the template (docstrings, hints, the blank answers.yml), statement, notebook source, the public
-    checks and the probes (their feedback), and the feedback the answer key gives for wrong answers."""
+def student_facing(assignment: str) -> dict[str, tuple[str, dict[int, str | tuple[str, float]]]]:
+    """What students read of ``assignment``, path -> (text, line -> the key a line is the prompt of, or
+    (key, wrong value) for the feedback on that wrong answer): the template (docstrings, hints), statement,
+    notebook source, the public checks and the probes (their feedback), and the answer key's prompts and
+    feedback for wrong answers."""
     from autograder import release
 
     files = {f"student_template/{assignment}/{relative}": (text, {})
@@ -373,7 +374,8 @@ def student_facing(assignment: str) -> dict[str, tuple[str, dict[int, str]]]:
         elif field == "prompt" or not re.match(r"^\s+-?[\d.]+:", line):
             owners[number] = current  # the question as students read it (a prompt, or its continuation)
         else:
-            lines[number - 1] = line.strip().partition(":")[2]  # feedback for a wrong answer: without the value
+            wrong, _, lines[number - 1] = line.strip().partition(":")  # feedback for a wrong answer, without it
+            owners[number] = (current, float(wrong))
     files[key.relative_to(config.ROOT).as_posix()] = ("\n".join(lines), owners)
     return files
 
@@ -382,11 +384,21 @@ def give_aways(assignment: str) -> list[str]:
     """Release gate: every answer of ``assignment`` (not ``given: true``) that a file students read
     states, and every hint that is its solution; ``file:line: ...`` each."""
     answers = answer_patterns(assignment)
+    key = reference.answer_key(assignment)
     found = []
     for name, (text, owners) in student_facing(assignment).items():
         for number, line in enumerate(text.splitlines(), start=1):
-            found += [f"{name}:{number}:{leak.split(':', 2)[2]}"
-                      for leak in answer_leaks(assignment, line, name, owners.get(number), answers)]
+            owner = owners.get(number)
+            found += [f"{name}:{number}:{leak.split(':', 2)[2]}" for leak in
+                      answer_leaks(assignment, line, name, owner if isinstance(owner, str) else None, answers)]
+            if isinstance(owner, tuple):  # feedback on a wrong answer must not say what to add to it
+                answer = key[owner[0]]["answer"]
+                gap = abs(answer - owner[1]) if isinstance(answer, (int, float)) else None
+                said = {float(n) for n in re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", line)}
+                said |= {v for m in FORMULA.finditer(line) for v in _evaluate(m.group(0))}
+                if gap and gap >= 10 and gap in said:  # not "off by one"
+                    found.append(f"{name}:{number}: gives the answer of {owner[0]} (the wrong answer {owner[1]:g} "
+                                 f"and the {gap:g} it lacks)")
     for path in sorted((reference.SOLUTIONS / assignment).glob("*.py")):
         found += hints_that_are_solutions(path)
     return found

@@ -43,9 +43,9 @@ def epoch(loader: Iterable, model: nn.Module, criterion: nn.Module,
 
 
 def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.0) -> torch.optim.Optimizer:
-    """Plain SGD on all the parameters of ``model`` with learning rate ``lr`` and the given ``momentum``
-    (0.9 in the "optimisation" improvement)."""
-    # BEGIN SOLUTION: torch.optim.SGD
+    """Stochastic gradient descent on all the weights of ``model`` with learning rate ``lr`` and the given
+    ``momentum`` (0.9 in the "optimisation" improvement, question 27)."""
+    # BEGIN SOLUTION: the optimizer of torch.optim for stochastic gradient descent
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     # END SOLUTION
 
@@ -54,7 +54,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer,
                    gamma: float = 0.95) -> torch.optim.lr_scheduler.LRScheduler:
     """Exponential learning-rate decay: the rate is multiplied by ``gamma`` at each ``step()``, called once
     per epoch (question 26)."""
-    # BEGIN SOLUTION: torch.optim.lr_scheduler.ExponentialLR
+    # BEGIN SOLUTION: one of torch's learning-rate schedulers (their documentation lists them)
     return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
     # END SOLUTION
 

@@ -37,7 +37,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, N, in_features) → (B, N, out_features)."""
-        # BEGIN SOLUTION: fc1, then GELU, then fc2
+        # BEGIN SOLUTION: the three layers of __init__, in order
         return self.fc2(self.act(self.fc1(x)))
         # END SOLUTION
 

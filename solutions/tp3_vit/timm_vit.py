@@ -39,12 +39,12 @@ def default_vit_error(shape: Sequence[int] = (1, 1, 28, 28), model_name: str = D
 
 def make_timm_vit(img_size: int = 28, patch_size: int = 7, in_chans: int = 1, num_classes: int = 10,
                   embed_dim: int = 64, depth: int = 2, num_heads: int = 4, mlp_ratio: float = 4.0) -> nn.Module:
-    """A timm ``VisionTransformer`` (random init, never pre-trained) for MNIST-sized images.
+    """A timm ViT (random init, never pre-trained) for MNIST-sized images.
 
     Input (B, in_chans, img_size, img_size) → logits (B, num_classes). With the defaults it has the
     same architecture (and the same 105,098 parameters) as ``vit.ViT()`` with the same hyper-parameters.
     """
-    # BEGIN SOLUTION: timm.models.vision_transformer.VisionTransformer(...)
+    # BEGIN SOLUTION: the ViT class of timm (under timm.models), given these hyper-parameters
     from timm.models.vision_transformer import VisionTransformer
 
     return VisionTransformer(img_size=img_size, patch_size=patch_size, in_chans=in_chans,

@@ -1,7 +1,7 @@
 """Question 6: patch embedding and the full Vision Transformer (ViT) for 28×28 grey images.
 
 Shapes for one batch of ``B`` images ``(B, C, H, W)`` with square patches of side ``p``:
-``N = (H / p) · (W / p)`` patches (16 for p = 7 and 4 for p = 14 on 28×28), ``D = embed_dim``.
+``N`` patches (question 6: how many for a 28×28 image?), ``D = embed_dim``.
 
     images (B, C, H, W)
       → patch_embed            (B, N, D)       Conv2d(C, D, kernel_size=p, stride=p), flattened

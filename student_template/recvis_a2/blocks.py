@@ -95,9 +95,9 @@ def conv_output(x: torch.Tensor, stride: int = 1, padding: int = 0, seed: int = 
 
 
 def output_size(h: int, w: int, k: int, s: int = 1, p: int = 0) -> tuple[int, int]:
-    """Spatial size (H', W') of a k x k convolution or pooling with stride s and zero padding p on an h x w
-    input: floor((h + 2p - k) / s) + 1, and the same for w."""
-    raise NotImplementedError("blocks.output_size: floor((h + 2p - k) / s) + 1 for each dimension")
+    """Spatial size (H', W') of the output of a k x k convolution or pooling with stride s and zero padding
+    p (on each side) on an h x w input."""
+    raise NotImplementedError("blocks.output_size: how many positions can the k x k window take along each axis of the padded input, s apart?")
 
 
 HAND_KERNEL = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))  # the 3 x 3 kernel of Task 2.1

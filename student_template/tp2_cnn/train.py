@@ -25,16 +25,33 @@ def epoch(loader: Iterable, model: nn.Module, criterion: nn.Module,
 
 
 def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.0) -> torch.optim.Optimizer:
-    """Plain SGD on all the parameters of ``model`` with learning rate ``lr`` and the given ``momentum``
-    (0.9 in the "optimisation" improvement)."""
-    raise NotImplementedError("train.make_optimizer: torch.optim.SGD")
+    """Stochastic gradient descent on all the weights of ``model`` with learning rate ``lr`` and the given
+    ``momentum`` (0.9 in the "optimisation" improvement, question 27)."""
+    raise NotImplementedError("train.make_optimizer: the optimizer of torch.optim for stochastic gradient descent")
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer,
                    gamma: float = 0.95) -> torch.optim.lr_scheduler.LRScheduler:
     """Exponential learning-rate decay: the rate is multiplied by ``gamma`` at each ``step()``, called once
     per epoch (question 26)."""
-    raise NotImplementedError("train.make_scheduler: torch.optim.lr_scheduler.ExponentialLR")
+    raise NotImplementedError("train.make_scheduler: one of torch's learning-rate schedulers (their documentation lists them)")
+
+
+class StepLog:
+    """A criterion that also logs, for every batch it scores, the batch's loss and accuracy (computed before
+    the optimizer step of that batch): ``main`` hands it to the training passes to log each step."""
+
+    def __init__(self, criterion: nn.Module) -> None:
+        self.criterion = criterion
+        self.loss: list[float] = []
+        self.acc: list[float] = []
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """logits (B, num_classes), targets (B,): the criterion's loss, logged with the batch accuracy."""
+        loss = self.criterion(logits, targets)
+        self.loss.append(float(loss.detach()))
+        self.acc.append(float((logits.detach().argmax(dim=1) == targets).float().mean()))
+        return loss
 
 
 def main(train_loader: Iterable, test_loader: Iterable, model: nn.Module, epochs: int, lr: float,

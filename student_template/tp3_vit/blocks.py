@@ -32,7 +32,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, N, in_features) → (B, N, out_features)."""
-        raise NotImplementedError("blocks.MLP.forward: fc1, then GELU, then fc2")
+        raise NotImplementedError("blocks.MLP.forward: the three layers of __init__, in order")
 
 
 class Block(nn.Module):

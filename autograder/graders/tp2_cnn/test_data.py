@@ -46,6 +46,11 @@ def test_channel_stats(probe, rng):
         where = f"data.channel_stats({'a uint8 (N, H, W, C) array' if form == 'uint8' else 'a (N, C, H, W) tensor'})"
         assert_close(np.asarray(got_mean), mean, f"{where}: the per-channel mean on the [0, 1] scale",
                      rtol=1e-4, atol=1e-5)
+        per_image = (images.astype(np.float64) / 255).std(axis=(1, 2)).mean(axis=0)
+        if np.allclose(got_std, per_image, rtol=1e-4, atol=1e-5) and not np.allclose(per_image, std, rtol=1e-3):
+            raise CheckFailed(f"{where}: the std is the mean of the per-image standard deviations (how the course's "
+                              "constants 0.202, 0.199, 0.201 were obtained); 3.1 asks for the standard deviation "
+                              "over all the pixels of all the images of each channel (population std)")
         assert_close(np.asarray(got_std), std, f"{where}: the per-channel standard deviation over all the pixels "
                      "of all the images (population std, on the [0, 1] scale)", rtol=1e-4, atol=1e-5)
 
