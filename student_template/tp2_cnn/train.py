@@ -37,23 +37,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer,
     raise NotImplementedError("train.make_scheduler: one of torch's learning-rate schedulers (their documentation lists them)")
 
 
-class StepLog:
-    """A criterion that also logs, for every batch it scores, the batch's loss and accuracy (computed before
-    the optimizer step of that batch): ``main`` hands it to the training passes to log each step."""
-
-    def __init__(self, criterion: nn.Module) -> None:
-        self.criterion = criterion
-        self.loss: list[float] = []
-        self.acc: list[float] = []
-
-    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """logits (B, num_classes), targets (B,): the criterion's loss, logged with the batch accuracy."""
-        loss = self.criterion(logits, targets)
-        self.loss.append(float(loss.detach()))
-        self.acc.append(float((logits.detach().argmax(dim=1) == targets).float().mean()))
-        return loss
-
-
 def main(train_loader: Iterable, test_loader: Iterable, model: nn.Module, epochs: int, lr: float,
          momentum: float = 0.0, gamma: float | None = None, device: str | torch.device = "cpu",
          quiet: bool = False, seed: int = 0) -> dict[str, list[float]]:
