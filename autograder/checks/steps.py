@@ -67,12 +67,14 @@ def likely_cause(before: dict, grads: dict, got: list[dict], lr: float, momentum
         if abs(b) > 1e-6 * abs(a):
             return (f"the step also shrinks the weights: weight decay {b / a:.3g} (lr {a:.3g}); expected no weight "
                     "decay")
+        if momentum and np.isclose(a, lr * (1 + momentum), rtol=1e-4):
+            return "the first step is (1 + momentum) × lr × gradient: Nesterov momentum, expected plain momentum"
         if not np.isclose(a, lr, rtol=1e-4):
             return f"the first step is {a:.4g} × gradient: learning rate {a:.4g} instead of {lr:.4g}"
         if p2 is not None:
             factor = float(np.dot(p1 - p2, g) / np.dot(g, g)) / lr  # SGD with momentum m: 1 + m
             if not np.isclose(factor - 1, momentum, atol=1e-4):
-                return f"the second step shows momentum {factor - 1:.3g}, expected {momentum:g}"
+                return f"the second step shows momentum {round(factor - 1, 4) + 0.0:g}, expected {momentum:g}"
         return "the steps differ from SGD's"
     if np.allclose(np.abs(delta[g != 0]), np.abs(delta[g != 0]).max(), rtol=1e-3):
         return ("every entry moved by the same amount (± lr): an adaptive optimizer such as Adam, expected "

@@ -74,16 +74,31 @@ def batches(rng: np.random.Generator, count: int, size: int, side: int = 32) -> 
 
 
 def run_epoch(state: dict, data: dict, model_kwargs: dict, lr: float | None = None,
-              momentum: float = 0.0) -> dict:
-    """The reference ``train.epoch`` on ``data``'s batches with ``probes.epoch_model(**model_kwargs)``
-    holding ``state``; evaluation when ``lr`` is None, else one training epoch with
-    ``torch.optim.SGD(lr, momentum)``. Returns loss, accuracy and the state after."""
+              momentum: float = 0.0, n: int | None = None) -> dict:
+    """The reference ``train.epoch`` on ``data``'s batches (its first ``n`` images when given: a smaller last
+    batch) with ``probes.epoch_model(**model_kwargs)`` holding ``state``; evaluation when ``lr`` is None,
+    else one training epoch with ``torch.optim.SGD(lr, momentum)``. Returns loss, accuracy and the state
+    after."""
     model = epoch_model(**model_kwargs)
     model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     optimizer = None if lr is None else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    loader = [(torch.tensor(x), torch.tensor(y)) for x, y in zip(data["X"], data["Y"])]
+    size = data["X"].shape[1]
+    X, Y = data["X"].reshape(-1, *data["X"].shape[2:])[:n], data["Y"].reshape(-1)[:n]
+    loader = [(torch.tensor(X[i:i + size]), torch.tensor(Y[i:i + size])) for i in range(0, len(Y), size)]
     loss, acc = train.epoch(loader, model, nn.CrossEntropyLoss(), optimizer)
     return {"loss": loss, "acc": acc, "state": {k: v.detach().numpy() for k, v in model.state_dict().items()}}
+
+
+def main_state(state: dict, train_data: dict, test_data: dict, epochs: int, lr: float, momentum: float,
+               gamma: float | None) -> dict[str, np.ndarray]:
+    """The weights of ``probes.epoch_model()`` holding ``state`` after the reference ``train.main`` on
+    ``train_data``'s and ``test_data``'s batches (as :func:`batches` stacks them)."""
+    model = epoch_model()
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    loaders = [[(torch.tensor(x), torch.tensor(y)) for x, y in zip(data["X"], data["Y"])]
+               for data in (train_data, test_data)]
+    train.main(*loaders, model, epochs, lr, momentum=momentum, gamma=gamma, quiet=True)
+    return {k: v.detach().numpy() for k, v in model.state_dict().items()}
 
 
 def eval_logits(state: dict, X: np.ndarray, **model_kwargs) -> np.ndarray:

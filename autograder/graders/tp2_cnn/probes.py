@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from autograder import fastdata
-from autograder.sandbox.probing import StudentError, call, summarize_model, tensor
+from autograder.sandbox.probing import (StudentError, call, optimizer_trajectory, student_module,
+                                        summarize_model, tensor)
 
 CONV_MATH = ("conv_output_size", "conv_weights", "fc_equivalent_weights", "unshared_conv_weights",
              "receptive_field")
@@ -151,16 +152,18 @@ def _result(value, where: str) -> dict:
     return {"loss": plain[0], "acc": plain[1]}
 
 
-def epoch(state: dict, X, Y, model_kwargs: dict, lr: float | None = None, momentum: float = 0.0):
-    """``train.epoch`` on the grader's batches with :func:`epoch_model` holding the grader's weights:
-    evaluation (no optimizer) when ``lr`` is None, else training with ``torch.optim.SGD(lr, momentum)``.
-    Returns loss, accuracy, the state dict after, the mode/grad flags of each forward and whether any
-    parameter has a gradient."""
+def epoch(state: dict, X, Y, model_kwargs: dict, lr: float | None = None, momentum: float = 0.0,
+          n: int | None = None):
+    """``train.epoch`` on the grader's batches (X: (batches, B, 3, H, W), the first ``n`` images when given:
+    a smaller last batch) with :func:`epoch_model` holding the grader's weights: evaluation (no optimizer)
+    when ``lr`` is None, else training with ``torch.optim.SGD(lr, momentum)``.
+    Returns loss, accuracy, the state dict after, the mode/grad flags of each forward and the names of the
+    parameters that hold a gradient."""
     model = epoch_model(**model_kwargs)
     own = model.state_dict()
     model.load_state_dict({name: torch.tensor(np.asarray(value)).reshape(own[name].shape) for name, value in state.items()})
     X, Y = np.asarray(X), np.asarray(Y)
-    loader = _loader(X.reshape(-1, *X.shape[2:]), Y.reshape(-1), X.shape[1])
+    loader = _loader(X.reshape(-1, *X.shape[2:])[:n], Y.reshape(-1)[:n], X.shape[1])
     optimizer = None if lr is None else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     flags: list = []
     handle = _flagged(model, flags, ["epoch"])
@@ -169,7 +172,7 @@ def epoch(state: dict, X, Y, model_kwargs: dict, lr: float | None = None, moment
     finally:
         handle.remove()
     return {**_result(value, "train.epoch"), "state": _state(model), "flags": flags,
-            "has_grad": any(p.grad is not None for p in model.parameters())}
+            "with_grad": [name for name, p in model.named_parameters() if p.grad is not None]}
 
 
 class _WatchedLoader(torch.utils.data.DataLoader):
@@ -207,24 +210,53 @@ def main(X_train, Y_train, X_test, Y_test, batch: int, epochs: int, lr: float):
     return {"history": {str(k): [float(x) for x in v] if isinstance(v, (list, tuple)) else repr(v)[:80]
                         for k, v in history.items()},
             "flags": flags, "changes": changes,
-            "trained": any(not torch.equal(v, final[k]) for k, v in initial.items())}
+            "changed": sorted(k for k, v in initial.items() if not torch.equal(v, final[k]))}
 
 
-def optimizer(lr: float, momentum: float):
-    """``train.make_optimizer`` with and without ``momentum``: type and settings of each."""
-    model = _build("CifarNet", {})
+def optimizer(state: dict, grads: dict, lr: float, momentum: float):
+    """``train.make_optimizer`` with and without ``momentum`` on the grader's float64 Linear → ReLU → Linear
+    (weights ``state``): the parameters after each of two steps with the gradients fixed to ``grads``."""
     out = {}
     for label, kwargs in (("default", {}), ("momentum", {"momentum": momentum})):
+        (hidden, inputs), outputs = np.shape(state["0.weight"]), len(state["2.bias"])
+        model = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs)).double()
+        model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
         opt = call("train", "make_optimizer", model, lr, **kwargs)
-        if not isinstance(opt, torch.optim.Optimizer):
-            raise StudentError(f"train.make_optimizer should return a torch.optim optimizer, got {type(opt).__name__}")
-        group = opt.param_groups[0]
-        covered = {id(p) for g in opt.param_groups for p in g["params"]}
-        out[label] = {"type": type(opt).__name__, "lr": float(group["lr"]),
-                      "momentum": float(group.get("momentum", 0.0)), "nesterov": bool(group.get("nesterov", False)),
-                      "weight_decay": float(group.get("weight_decay", 0.0)),
-                      "all_parameters": all(id(p) in covered for p in model.parameters())}
+        out[label] = optimizer_trajectory(opt, dict(model.named_parameters()), grads)
     return out
+
+
+def main_schedule(state: dict, X_train, Y_train, X_test, Y_test, batch: int, epochs: int, lr: float,
+                  momentum: float, gamma: float):
+    """``train.main`` with ``momentum`` and ``gamma`` on :func:`epoch_model` holding the grader's weights,
+    batches in order: the weights after training and, per scheduler ``train.make_scheduler`` made, how many
+    times it was stepped (a spy: the count only explains a difference the weights show)."""
+    module = student_module("train")
+    model = epoch_model()
+    own = model.state_dict()
+    model.load_state_dict({name: torch.tensor(np.asarray(value)).reshape(own[name].shape) for name, value in state.items()})
+    make_scheduler, steps = getattr(module, "make_scheduler", None), []
+
+    def spied(*args, **kwargs):
+        scheduler, index = make_scheduler(*args, **kwargs), len(steps)
+        steps.append(0)
+        step = scheduler.step
+
+        def counted(*step_args, **step_kwargs):
+            steps[index] += 1
+            return step(*step_args, **step_kwargs)
+
+        scheduler.step = counted
+        return scheduler
+
+    if callable(make_scheduler):
+        module.make_scheduler = spied
+    try:
+        call("train", "main", _loader(X_train, Y_train, batch), _loader(X_test, Y_test, batch), model, epochs, lr,
+             momentum=momentum, gamma=gamma, quiet=True)
+    finally:
+        module.make_scheduler = make_scheduler
+    return {"state": _state(model), "scheduler_steps": steps}
 
 
 def scheduler(lr: float, gamma: float, steps: int = 3):
