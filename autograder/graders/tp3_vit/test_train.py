@@ -1,11 +1,13 @@
 """Question 7: the training step, the optimizer of train.train, and the student's ViT trained through the
-student's own train.train on real data (predictions made in the worker; labels stay here)."""
+student's own train.train on real data. The worker returns the trained weights; the grader loads them into
+the handout's ViT and predicts the held-out images itself: held-out images and labels never leave it."""
 
 import numpy as np
+import torch
 
 from autograder import data as datasets
 from autograder.checks import CheckFailed
-from autograder.checks.accuracy import assert_accuracy
+from autograder.checks.accuracy import assert_accuracy, load_trained, predict
 from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp3_vit import _reference as ref
 
@@ -66,12 +68,16 @@ def _accuracy_check(probe, check, seed, rng, record, root, name: str) -> None:
     order = rng.permutation(len(test[1]))  # disjoint: the monitor split's labels are sent, the held-out ones never
     monitor, held = (test[0][order[:n_monitor]], test[1][order[:n_monitor]]), (test[0][order[n_monitor:]],
                                                                                test[1][order[n_monitor:]])
-    got = probe("train_and_predict", model=ref.vit_config(**model), train_X=train[0], train_Y=train[1],
-                test_X=monitor[0], test_Y=monitor[1], held_X=held[0], budget=budget, train_seed=seed)
+    config = ref.vit_config(**model)
+    got = probe("train", model=config, train_X=train[0], train_Y=train[1], test_X=monitor[0], test_Y=monitor[1],
+                budget=budget, train_seed=seed)
     record["history"] = got["history"]
     where = (f"vit.ViT(patch_size={model['patch_size']}, embed_dim={model['embed_dim']}) trained by train.train "
              f"({budget['epochs']} epochs) on {name}")
-    assert_accuracy(got["predictions"], held[1], check.threshold, where, record)
+    vit = load_trained(ref.vit.ViT(**config), got["state"], where,
+                       "patch_embed.proj, cls_token, pos_embed, blocks, norm, head, named as timm names them")
+    images = ref.train.prepare_images(torch.tensor(datasets.disguised(held[0], rng)))
+    assert_accuracy(predict(vit, images), held[1], check.threshold, where, record)
 
 
 def test_fashion_mnist(probe, check, seed, rng, record, data_root):
