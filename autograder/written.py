@@ -292,7 +292,8 @@ def read_scores(out: Path, key: dict[str, Entry]) -> dict[str, dict[str, float]]
 def grade_columns(out: Path, assignments: list[str]) -> dict[str, dict[str, str]]:
     """The written columns of ``out/grades.csv``: ``written:<question>`` -> submission -> points given ("" until
     filled), for the questions of the keys of ``assignments``."""
-    key = {name: entry for assignment in assignments for name, entry in load_key(assignment).items()}
+    key = {name: entry for assignment in assignments if re.fullmatch(r"\w+", assignment)  # a record's, as read
+           for name, entry in load_key(assignment).items()}
     given = read_scores(out, key)
     return {COLUMN + name: {student: f"{scores[name]:g}" for student, scores in given.items() if name in scores}
             for name in key}
