@@ -33,6 +33,7 @@ import nbformat
 import yaml
 
 from autograder import config, results
+from autograder.notebooks import RESPONSE
 from autograder.report import STYLE as REPORT_STYLE
 from autograder.submissions import SubmissionError, copy_tree, discover, extract_zip
 
@@ -40,7 +41,6 @@ KEY_FILE = "written.yml"
 SCORES_FILE = "written_scores.csv"
 COLUMN = "written:"  # prefix of the per-question columns of grades.csv
 BEGIN, END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
-RESPONSE = "_Type your answer here, replacing this text._"  # notebooks.RESPONSE: an untouched answer cell
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 MAX_ANSWER_CHARS = 20_000  # of one answer's text; longer ones are cut, saying so
 MAX_FIGURES, MAX_FIGURE_CHARS = 6, 3_000_000  # PNGs kept per answer, and their size in base64
@@ -327,6 +327,10 @@ STYLE = """.answer{background:#fafafa;border-left:3px solid #888;padding:.5rem}.
 h2{margin-top:2rem}"""
 
 
+def _answered(answer: Answer | None) -> bool:
+    return bool(answer and (answer.text or answer.images))
+
+
 def _block(text: str) -> str:
     return f"<pre>{html.escape(text)}</pre>"
 
@@ -340,11 +344,11 @@ def question_page(assignment: str, question: Question, entry: Entry, answers: di
              f"<h2>Question</h2>{_block(question.text)}",
              f"<h2>Model answer</h2><div class=model>{_block(entry.model)}</div>",
              f"<h2>Rubric</h2><table><tr><th>points</th><th>item</th></tr>{rubric}</table>",
-             f"<h2>Answers ({sum(bool(a and (a.text or a.images)) for a in answers.values())} of {len(answers)})</h2>"]
+             f"<h2>Answers ({sum(map(_answered, answers.values()))} of {len(answers)})</h2>"]
     for student, answer in sorted(answers.items()):
         if answer is None:
             body = "<p class=fail>no notebook could be read (see written.html)</p>"
-        elif not (answer.text or answer.images):
+        elif not _answered(answer):
             body = "<p class=fail>no answer</p>"
         else:
             body = _block(answer.text) + "".join(f'<img alt="figure" src="data:image/png;base64,{png}">'
@@ -381,8 +385,8 @@ def export_pdf(notebook: Path, target: Path, exporter: str) -> str:
 def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> dict[str, str]:
     """Export the written answers of the submissions at ``paths`` (folders, zips, or folders of them, as
     ``autograder grade`` finds them) into ``out`` (see the module's docstring) and create or update
-    ``out/written_scores.csv``;
-    returns student -> problem for the submissions whose notebook could not be read (or PDF written)."""
+    ``out/written_scores.csv``; returns student -> problem for the submissions whose notebook could not be
+    read (or whose PDF could not be written)."""
     key, asked = load_key(assignment), questions(assignment)
     if not key:
         raise WrittenError(f"{key_path(assignment)}: no key of the written answers (the grading kit has one)")
@@ -421,7 +425,7 @@ def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> 
                 text = answers[student].get(question.name, Answer()).text
                 writer.writerow([results.cell(student), question.name, f"{key[question.name].points:g}", results.cell(text)])
     rows = "".join(f"<tr><td><a href='written.{q.name}.html'>{html.escape(q.name)}</a></td><td>{key[q.name].points:g}</td>"
-                   f"<td>{sum(bool(a.get(q.name) and a[q.name].text) for a in answers.values())}</td>"
+                   f"<td>{sum(_answered(a.get(q.name)) for a in answers.values())}</td>"
                    f"<td>{html.escape(q.text[:120])}</td></tr>" for q in asked)
     broken = "".join(f"<li>{html.escape(s)}: {html.escape(why)}</li>" for s, why in sorted(failed.items()))
     (out / "written.html").write_text(
