@@ -358,14 +358,15 @@ def question_page(assignment: str, question: Question, entry: Entry, answers: di
 
 
 def _pdf_exporter() -> str | None:
-    """otter's PDF exporter usable here ("latex" or "html"), or None."""
+    """otter's PDF route usable here: "latex" (xelatex and pandoc), else "html" (nbconvert's WebPDF: the
+    playwright package, and its Chromium from ``playwright install chromium``), else None."""
     if shutil.which("xelatex") and shutil.which("pandoc"):
         return "latex"
     try:
-        import playwright  # noqa: F401 - nbconvert's WebPDF needs it and a Chromium
+        import playwright  # noqa: F401
     except ImportError:
         return None
-    return "html" if shutil.which("chromium") or shutil.which("chromium-browser") else None
+    return "html"
 
 
 def export_pdf(notebook: Path, target: Path, exporter: str) -> str:
@@ -395,8 +396,9 @@ def export(paths: list[Path], assignment: str, out: Path, pdf: bool = False) -> 
         raise WrittenError("\n".join(problems))
     exporter = _pdf_exporter() if pdf else None
     if pdf and exporter is None:
-        raise WrittenError("PDF export needs otter's LaTeX route (xelatex and pandoc) or its HTML route (the "
-                           "playwright package and Chromium); none is installed here")
+        raise WrittenError("PDF export needs otter's LaTeX route (xelatex and pandoc: Debian's texlive-xetex and "
+                           "pandoc) or its HTML route (pip's playwright, then `playwright install chromium`); neither "
+                           "is installed here")
     out.mkdir(parents=True, exist_ok=True)
     answers: dict[str, dict[str, Answer]] = {}
     failed: dict[str, str] = {}

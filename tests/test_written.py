@@ -165,14 +165,14 @@ def test_grade_refuses_bad_scores_before_grading(tmp_path):
 
 
 def test_pdf_export_for_gradescope(student_notebook, tmp_path):
-    """otter's filtered PDF (question cells only, page breaks): needs LaTeX or Chromium, absent by default."""
+    """otter's filtered PDF (question cells only, page breaks): needs LaTeX or playwright, absent here."""
     exporter = written._pdf_exporter()
     if exporter is None:
         out = tmp_path / "graded"
         assert cli.main(["written", str(student_notebook), "--assignment", ASSIGNMENT, "--out", str(out),
                          "--pdf"]) == 1
-        pytest.skip("no xelatex + pandoc and no playwright + Chromium here: `autograder written --pdf` refuses "
-                    "with that reason (install texlive-xetex and pandoc, or chromium and playwright)")
+        pytest.skip("no xelatex + pandoc and no playwright here: `autograder written --pdf` refuses with that "
+                    "reason (install texlive-xetex and pandoc, or playwright and its Chromium)")
     target = tmp_path / "answers.pdf"
     assert written.export_pdf(student_notebook, target, exporter) == ""
     assert target.read_bytes()[:5] == b"%PDF-"
