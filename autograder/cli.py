@@ -23,12 +23,13 @@ def _assignments(names: list[str] | None) -> list[str]:
 
 
 def cmd_release(args) -> int:
-    from autograder import release
+    from autograder import release, studentkit
 
     assignments = _assignments(args.assignment)
     try:
         for assignment in assignments:
             started = time.monotonic()
+            studentkit.refuse_give_aways(assignment)
             target = release.write_template(assignment)
             points = config.load().assignment(assignment)
             print(f"{assignment}: template {target.relative_to(config.ROOT)} written "

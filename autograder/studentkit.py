@@ -335,7 +335,8 @@ def hints_that_are_solutions(path: Path) -> list[str]:
                        if word not in signature)  # the signature is in the template
         share = sum((code & Counter(_code_words(f"{hint}\n{docstring}"))).values()) / max(1, sum(code.values()))
         if share > HINT_SHARE:
-            found.append(f"{path.relative_to(config.ROOT)}:{region.begin}: the hint and docstring hold {share:.0%} "
+            shown = path.relative_to(config.ROOT) if path.is_relative_to(config.ROOT) else path
+            found.append(f"{shown}:{region.begin}: the hint and docstring hold {share:.0%} "
                          f"of the names and numbers of the code they replace ({hint!r})")
     return found
 
@@ -402,6 +403,14 @@ def give_aways(assignment: str) -> list[str]:
     for path in sorted((reference.SOLUTIONS / assignment).glob("*.py")):
         found += hints_that_are_solutions(path)
     return found
+
+
+def refuse_give_aways(assignment: str) -> None:
+    """The release gate of :func:`give_aways`: a :class:`KitError` listing every finding."""
+    found = give_aways(assignment)
+    if found:
+        raise KitError(f"{assignment}: students would read answers or solutions ({len(found)}); rewrite them, or "
+                       "mark an answer the handout gives `given: true` in answers.yml:\n" + "\n".join(found))
 
 
 def _texts(name: str, data: bytes) -> list[str]:

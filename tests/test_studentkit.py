@@ -83,7 +83,8 @@ def test_the_scan_finds_each_kind_of_secret():
              "autograder/graders/tp1_mlp/helper.py": f"{line}\nfrom autograder.graders import _reference\n".encode()}
     found = "\n".join(studentkit.scan(files, ["tp1_mlp", "tp2_cnn"]))
     assert f"names the hidden check {hidden}" in found
-    assert "holds the answer of q11_total_params" in found
+    assert "gives the answer of q11_total_params ('1,191,170')" in found
+    assert "gives the answer of q10_fc4_weights (formula '(1024 + 1) * 1000')" in found
     assert "helper.py:1:" in found and "mentions '_reference'" in found
 
 

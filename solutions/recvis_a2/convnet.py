@@ -204,7 +204,7 @@ def show_examples(dataset: Dataset, n: int = 5, path: str | None = None):
 
 
 def plot_filters(network: nn.Module, path: str | None = None):
-    """Task 3.5: the filters of ``network.conv1`` (weight (16, 3, 5, 5)) as 16 RGB images, one subplot each.
+    """Task 3.5: the 16 filters of ``network.conv1`` as 16 RGB images, one subplot each.
 
     Filter i is drawn with ``imshow`` as a (5, 5, 3) array (channels last) rescaled to [0, 1] by its own
     minimum and maximum. Returns the matplotlib figure (saved to ``path`` when given).

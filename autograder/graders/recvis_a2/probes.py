@@ -322,7 +322,7 @@ def show_examples(images, labels, n: int):
 
 
 def plot_filters(weight):
-    """What ``convnet.plot_filters`` draws for a network whose ``conv1`` holds ``weight`` (16, 3, 5, 5)."""
+    """What ``convnet.plot_filters`` draws for a network whose ``conv1`` (Task 3.2's) holds ``weight``."""
     network = torch.nn.Module()
     network.conv1 = torch.nn.Conv2d(3, 16, 5)
     with torch.no_grad():

@@ -10,6 +10,8 @@ from autograder.graders.recvis_a2 import _reference as ref
 
 #: One unit of an 8-bit image: uint8 images (divided by 255) pass as well as float ones.
 TOLERANCE = 1.01 / 255
+#: conv1 of Task 3.2: 16 feature maps of 5 x 5 filters on the 3 colour channels.
+FILTERS, CHANNELS, KERNEL = 16, 3, 5
 
 
 def test_show_examples(probe, rng):
@@ -44,7 +46,7 @@ def test_show_examples(probe, rng):
 
 
 def test_plot_filters(probe, rng):
-    weight = rng.normal(0, 0.1, (16, 3, 5, 5)).astype(np.float32)
+    weight = rng.normal(0, 0.1, (FILTERS, CHANNELS, KERNEL, KERNEL)).astype(np.float32)
     where = "convnet.plot_filters(network)"
     shown = shown_images(probe("plot_filters", weight=weight), where, 16)
     filters = weight.astype(np.float64).transpose(0, 2, 3, 1)  # (16, 5, 5, 3), channels last
