@@ -172,19 +172,31 @@ def train(variant: str, train_X, train_Y, test_X, test_Y, budget: dict):
     return {**got, "history": _history(history, where)}
 
 
-def svm_predictions(train_X, train_Y, test_X, test_Y, held_X, C: float):
-    """Fit ``svm.fit_svms`` and return each fitted model's predictions on the held-out points."""
+def _svm_parameters(model, where: str) -> dict:
+    """What a fitted scikit-learn SVM predicts with: its class, kernel, ``gamma``, support vectors (m, 2) and
+    dual coefficients (1, m) (SVC), or weights (1, 2) (LinearSVC), intercept (1,) and classes (2,)."""
+    def array(name: str, attribute: str):
+        value = getattr(model, attribute, None)
+        if not isinstance(value, np.ndarray):
+            raise StudentError(f"{where} is not a fitted scikit-learn SVM (no {attribute})")
+        return {name: np.asarray(value, dtype=np.float64)}
+
+    described = {"type": type(model).__name__, **array("intercept", "intercept_"), **array("classes", "classes_")}
+    if described["type"] == "LinearSVC":
+        return {**described, **array("coef", "coef_")}
+    gamma = getattr(model, "_gamma", None)
+    return {**described, "kernel": str(getattr(model, "kernel", "")), **array("support_vectors", "support_vectors_"),
+            **array("dual_coef", "dual_coef_"), "gamma": float(gamma) if isinstance(gamma, (int, float)) else None}
+
+
+def svm_models(train_X, train_Y, test_X, test_Y, C: float):
+    """Fit ``svm.fit_svms``; return each fitted model's parameters (the grader predicts the held-out points)."""
     data = {"Xtrain": torch.tensor(train_X), "Ytrain": torch.tensor(train_Y),
             "Xtest": torch.tensor(test_X), "Ytest": torch.tensor(test_Y)}
     models = call("svm", "fit_svms", data, C)
     if not isinstance(models, dict):
         raise StudentError("svm.fit_svms should return a dict name -> fitted scikit-learn model")
-    out = {}
-    for name, model in models.items():
-        if not hasattr(model, "predict"):
-            raise StudentError(f"svm.fit_svms()[{name!r}] is not a fitted scikit-learn model")
-        out[str(name)] = np.asarray(model.predict(np.asarray(held_X))).astype(np.int64)
-    return out
+    return {str(name): _svm_parameters(model, f"svm.fit_svms()[{name!r}]") for name, model in models.items()}
 
 
 def svm_sweep(train_X, train_Y, test_X, test_Y, Cs: list[float]):

@@ -10,7 +10,7 @@ import torch
 from autograder import data as datasets
 from autograder.checks import CheckFailed
 from autograder.checks.accuracy import assert_accuracy, load_trained, predict
-from autograder.checks.values import expect_arrays
+from autograder.checks.values import expect_array, expect_arrays, expect_number
 from autograder.graders.tp1_mlp import _reference as ref
 
 ARCHITECTURE = "nn.Sequential(nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny))"
@@ -73,16 +73,46 @@ def test_mnist(probe, check, seed, rng, record, gpu_data_root):
     _image_check(probe, check, seed, rng, record, gpu_data_root("MNIST"), "MNIST", "train.train_mnist on MNIST")
 
 
+#: what each entry of svm.fit_svms must be: (class, kernel)
+SVMS = {"LinearSVC": ("LinearSVC", None), "SVC_linear": ("SVC", "linear"), "SVC_rbf": ("SVC", "rbf")}
+
+
+def svm_predictions(described, X: np.ndarray, name: str) -> np.ndarray:
+    """Predictions (N,) on points X (N, 2) of the fitted SVM ``described`` (``probes.svm_models``), computed
+    here as scikit-learn's binary decision function does, after checking it is the model ``name`` asks for."""
+    where = f"svm.fit_svms()[{name!r}]"
+    kind, kernel = SVMS[name]
+    if not isinstance(described, dict) or described.get("type") != kind or described.get("kernel") != kernel:
+        want = "LinearSVC" if kind == "LinearSVC" else f"SVC(kernel={kernel!r})"
+        got = f"{described.get('type')}" + (f"(kernel={described.get('kernel')!r})" if described.get("kernel")
+                                            else "") if isinstance(described, dict) else type(described).__name__
+        raise CheckFailed(f"{where} should be a fitted {want}, got {got[:200]}")
+    classes = expect_array(described.get("classes"), f"{where}.classes_", (2,))
+    intercept = expect_array(described.get("intercept"), f"{where}.intercept_", (1,))
+    if kind == "LinearSVC":
+        scores = X @ expect_array(described.get("coef"), f"{where}.coef_", (1, 2)).T
+    else:
+        vectors = expect_array(described.get("support_vectors"), f"{where}.support_vectors_", (None, 2))
+        dual = expect_array(described.get("dual_coef"), f"{where}.dual_coef_", (1, len(vectors)))
+        if kernel == "rbf":
+            gamma = expect_number(described.get("gamma"), f"{where}'s gamma")
+            gram = np.exp(-gamma * ((X[:, None, :] - vectors[None, :, :]) ** 2).sum(axis=2))
+        else:
+            gram = X @ vectors.T
+        scores = gram @ dual.T
+    return classes[(scores[:, 0] + intercept[0] > 0).astype(int)].astype(np.int64)
+
+
 def test_svm_rbf_beats_linear(probe, check, rng, record):
     sets = _circles(int(rng.integers(2**31)))
-    held_Y = sets.pop("held_Y")
-    got = probe("svm_predictions", C=1.0, **sets)
-    scores = {name: float(np.mean(np.asarray(p) == held_Y)) for name, p in got.items()}
-    record["svm"] = scores
-    missing = {"LinearSVC", "SVC_linear", "SVC_rbf"} - set(scores)
+    held_X, held_Y = sets.pop("held_X").astype(np.float64), sets.pop("held_Y")
+    got = probe("svm_models", C=1.0, **sets)
+    missing = set(SVMS) - set(got)
     if missing:
         raise CheckFailed(f"svm.fit_svms should return fitted models under the keys LinearSVC, SVC_linear and "
                           f"SVC_rbf (missing: {', '.join(sorted(missing))})")
+    scores = {name: float(np.mean(svm_predictions(got[name], held_X, name) == held_Y)) for name in SVMS}
+    record["svm"] = scores
     record["accuracy"] = scores["SVC_rbf"]  # what the threshold applies to (and what calibrate measures)
     best_linear = max(scores["LinearSVC"], scores["SVC_linear"])
     if scores["SVC_rbf"] < check.threshold or scores["SVC_rbf"] < best_linear + 0.2:
