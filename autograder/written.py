@@ -363,10 +363,11 @@ def _pdf_exporter() -> str | None:
     if shutil.which("xelatex") and shutil.which("pandoc"):
         return "latex"
     try:
-        import playwright  # noqa: F401
+        from playwright.sync_api import sync_playwright
     except ImportError:
         return None
-    return "html"
+    with sync_playwright() as driver:
+        return "html" if Path(driver.chromium.executable_path).is_file() else None
 
 
 def export_pdf(notebook: Path, target: Path, exporter: str) -> str:

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torchvision
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
 import ablations
 import conv_math
@@ -135,9 +135,38 @@ ABLATIONS = Code('''
 histories = {}
 results = ablations.run_ablations(make_datasets, epochs=budget(5, 1), lr=0.1, batch_size=128, device=DEVICE,
                                   seed=SEED, quiet=True, histories=histories, in_channels=channels)
-display(Markdown(f"**Ablations on {name}** ({len(y_train)} training images):\\n\\n" + ablations.format_table(results)))
-display(Image(filename=str(ablations.plot_curves(histories, "ablations.png"))))
-plt.switch_backend("module://matplotlib_inline.backend_inline")  # plot_curves switched to Agg
+rows = ablations.ablation_table(histories)
+display(Markdown(f"**Ablations on {name}** ({len(y_train)} training images):\\n\\n" + ablations.format_table(rows)))
+ablations.plot_curves(histories)
+plt.show()
+''')
+
+VARIANTS = Code('''
+# Question 16: the baseline again with a 10 times smaller learning rate, then with batches of 32 (the
+# 2025/26 homework's variants), on the same images and from the same initial weights.
+variants = {"lr 0.1, batch 128 (above)": history_cifarnet}
+for lr, batch_size in ((0.01, 128), (0.1, 32)):
+    loaders = data.get_loaders(train_set, test_set, batch_size=batch_size, seed=SEED)
+    torch.manual_seed(SEED)
+    variants[f"lr {lr}, batch {batch_size}"] = train.main(*loaders, models.CifarNet(in_channels=channels),
+                                                          epochs=budget(5, 1), lr=lr, device=DEVICE, quiet=True,
+                                                          seed=SEED)
+ablations.plot_curves(variants)
+plt.show()
+''')
+
+START = Code('''
+# Question 17: the model before its first update, and the training batches of the first steps.
+steps = history_cifarnet["steps"]
+print(f"before training: test error {1 - history_cifarnet['start']['test_acc']:.1%}, test loss "
+      f"{history_cifarnet['start']['test_loss']:.3f}")
+print(f"first training step: batch error {1 - steps['acc'][0]:.1%}, batch loss {steps['loss'][0]:.3f}")
+fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.5))
+ax_loss.plot(range(1, len(steps["loss"]) + 1), steps["loss"])
+ax_acc.plot(range(1, len(steps["acc"]) + 1), steps["acc"])
+ax_loss.set(xlabel="step", ylabel="training batch loss")
+ax_acc.set(xlabel="step", ylabel="training batch accuracy")
+plt.show()
 ''')
 
 
@@ -149,6 +178,8 @@ def build():
         "before:**13.** Read and test": [LENET],
         "before:**15.** Use CIFAR-10": [CIFARNET],
         "before:**16 ★.**": [Checks("train", "test_train.py::*", "Checks of train.py")],
+        "**16 ★.**": [VARIANTS],
+        "**17.**": [START],
         "3.2 More training examples": [STATISTICS, Checks("data", "test_data.py::*", "Checks of data.py")],
-        "before:**To conclude**": [ABLATIONS],
+        "before:**To conclude**": [ABLATIONS, Checks("ablations", "test_ablations.py::*", "Checks of ablations.py")],
     })

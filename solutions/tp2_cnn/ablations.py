@@ -1,6 +1,7 @@
 """Part 3 of lab 1-cd: the baseline and its five cumulative improvements, their curves and their table.
 
-Nothing to write in this module: it runs the functions of ``data``, ``models`` and ``train``.
+It runs the functions of ``data``, ``models`` and ``train``; to write here: the curves (:func:`plot_curves`)
+and the rows of the table (:func:`ablation_table`).
 Each configuration is a plain dict of switches; every improvement keeps all the previous ones:
 
 ==================  ===============================================================================
@@ -95,13 +96,16 @@ def run_ablations(make_datasets: Callable[..., tuple[Dataset, Dataset]],
     return results
 
 
-def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | Path) -> Path:
-    """Write a PNG with the loss (left) and accuracy (right) per epoch of every run: test solid, train dashed."""
-    import matplotlib
+def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | Path | None = None):
+    """The curves of the ablations: loss (left subplot) and accuracy (right subplot) against the epoch
+    (1, 2, ...), per configuration a solid test curve labelled with its name and a dashed training curve.
 
-    matplotlib.use("Agg")
+    histories: name -> ``train.main`` history (lists ``train_loss``, ``test_loss``, ``train_acc``,
+    ``test_acc``, one value per epoch). Returns the matplotlib figure (saved as a PNG to ``path`` when given).
+    """
     import matplotlib.pyplot as plt
 
+    # BEGIN SOLUTION: plt.subplots(1, 2); for each run, test (solid, labelled) and train (dashed) curves
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, history) in enumerate(histories.items()):
@@ -115,24 +119,40 @@ def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | Path) 
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy (test solid, train dashed)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize="small")
+    # END SOLUTION
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig
 
 
-def format_table(results: dict[str, float]) -> str:
-    """Markdown table of final test accuracies (in %) with the change from the previous configuration."""
-    lines = ["| configuration | test accuracy | change |", "|---|---:|---:|"]
-    previous: float | None = None
-    for name, accuracy in results.items():
-        change = "" if previous is None else f"{100 * (accuracy - previous):+.2f}"
-        lines.append(f"| {name} | {100 * accuracy:.2f} % | {change} |")
-        previous = accuracy
+def ablation_table(histories: dict[str, dict[str, list[float]]]) -> list[dict[str, Any]]:
+    """The rows of the ablation table, one per configuration of ``histories`` (name -> ``train.main``
+    history), in order: ``{"name", "train_acc", "test_acc", "best_test_acc", "gap", "change"}`` with the
+    final training and test accuracies, the best test accuracy over the epochs, the overfitting gap
+    ``train_acc - test_acc`` and ``change``, the final test accuracy minus the previous row's (None for the
+    first row). Accuracies in [0, 1]."""
+    # BEGIN SOLUTION: final and best accuracies from the per-epoch lists; change against the previous row
+    rows: list[dict[str, Any]] = []
+    for name, history in histories.items():
+        train_acc, test_acc = history["train_acc"][-1], history["test_acc"][-1]
+        rows.append({"name": name, "train_acc": train_acc, "test_acc": test_acc,
+                     "best_test_acc": max(history["test_acc"]), "gap": train_acc - test_acc,
+                     "change": test_acc - rows[-1]["test_acc"] if rows else None})
+    return rows
+    # END SOLUTION
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of the rows of :func:`ablation_table`, accuracies in %."""
+    lines = ["| configuration | train accuracy | test accuracy | best test accuracy | gap | change |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        change = "" if row["change"] is None else f"{100 * row['change']:+.2f}"
+        lines.append(f"| {row['name']} | {100 * row['train_acc']:.2f} % | {100 * row['test_acc']:.2f} % | "
+                     f"{100 * row['best_test_acc']:.2f} % | {100 * row['gap']:.2f} | {change} |")
     return "\n".join(lines)
 
 
@@ -147,7 +167,8 @@ if __name__ == "__main__":
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     runs: dict[str, dict[str, list[float]]] = {}
-    table = run_ablations(functools.partial(get_cifar10, args.root), epochs=args.epochs, lr=args.lr,
+    run_ablations(functools.partial(get_cifar10, args.root), epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, device=args.device, quiet=args.quiet, histories=runs)
-    print(format_table(table))
-    print(f"curves written to {plot_curves(runs, args.plot)}")
+    print(format_table(ablation_table(runs)))
+    plot_curves(runs, args.plot)
+    print(f"curves written to {args.plot}")

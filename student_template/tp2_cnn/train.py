@@ -37,29 +37,55 @@ def make_scheduler(optimizer: torch.optim.Optimizer,
     raise NotImplementedError("train.make_scheduler: one of torch's learning-rate schedulers (their documentation lists them)")
 
 
+class StepLog:
+    """A criterion that also logs, for every batch it scores, the batch's loss and accuracy (computed before
+    the optimizer step of that batch): ``main`` hands it to the training passes to log each step."""
+
+    def __init__(self, criterion: nn.Module) -> None:
+        self.criterion = criterion
+        self.loss: list[float] = []
+        self.acc: list[float] = []
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """logits (B, num_classes), targets (B,): the criterion's loss, logged with the batch accuracy."""
+        loss = self.criterion(logits, targets)
+        self.loss.append(float(loss.detach()))
+        self.acc.append(float((logits.detach().argmax(dim=1) == targets).float().mean()))
+        return loss
+
+
 def main(train_loader: Iterable, test_loader: Iterable, model: nn.Module, epochs: int, lr: float,
          momentum: float = 0.0, gamma: float | None = None, device: str | torch.device = "cpu",
-         quiet: bool = False, seed: int = 0) -> dict[str, list[float]]:
-    """Train ``model`` for ``epochs`` epochs with cross-entropy and SGD, evaluating after each epoch.
+         quiet: bool = False, seed: int = 0) -> dict:
+    """Train ``model`` for ``epochs`` epochs with cross-entropy and SGD, evaluating before the first update
+    and after each epoch.
 
     ``momentum`` goes to :func:`make_optimizer`; with ``gamma`` set, :func:`make_scheduler` decays the
     learning rate once per epoch. ``seed`` seeds torch (dropout masks, random crops and flips).
-    Returns the history ``{"train_loss", "train_acc", "test_loss", "test_acc"}``, one float per epoch
-    (accuracies in [0, 1]); a tqdm bar shows progress unless ``quiet``.
+    Returns the history: ``"train_loss", "train_acc", "test_loss", "test_acc"``, one float per epoch
+    (accuracies in [0, 1]); ``"start"``: ``{"test_loss", "test_acc"}`` of the model before any update;
+    ``"steps"``: ``{"loss", "acc"}``, one float per optimizer step, the training batch's loss and accuracy
+    just before its update (the first step shows the training error at the start). A tqdm bar shows
+    progress unless ``quiet``.
     """
     torch.manual_seed(seed)
     model = model.to(device)
     criterion = nn.CrossEntropyLoss()
+    steps = StepLog(criterion)
     optimizer = make_optimizer(model, lr, momentum)
     scheduler = make_scheduler(optimizer, gamma) if gamma is not None else None
-    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    history: dict = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    start_loss, start_acc = epoch(test_loader, model, criterion, None, device)
+    history["start"] = {"test_loss": float(start_loss), "test_acc": float(start_acc)}
+    history["steps"] = {"loss": steps.loss, "acc": steps.acc}
     bar = tqdm(range(epochs), desc="epochs", disable=quiet, leave=False)
     for _ in bar:
-        train_loss, train_acc = epoch(train_loader, model, criterion, optimizer, device)
+        train_loss, train_acc = epoch(train_loader, model, steps, optimizer, device)
         test_loss, test_acc = epoch(test_loader, model, criterion, None, device)
         if scheduler is not None:
             scheduler.step()
-        for key, value in zip(history, (train_loss, train_acc, test_loss, test_acc)):
+        for key, value in zip(("train_loss", "train_acc", "test_loss", "test_acc"),
+                              (train_loss, train_acc, test_loss, test_acc)):
             history[key].append(float(value))
         bar.set_postfix(train_acc=f"{train_acc:.3f}", test_acc=f"{test_acc:.3f}", loss=f"{train_loss:.3f}")
     return history

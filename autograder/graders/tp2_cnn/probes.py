@@ -388,3 +388,57 @@ def train(train_X, train_Y, test_X, test_Y, config: dict, train_seed: int):
     return {"state": {str(k): tensor(v, f"models.CifarNet's {k}") for k, v in model.state_dict().items()},
             "stats": None if mean is None else {"mean": mean, "std": std},
             "history": {str(k): [float(x) for x in v] for k, v in history.items() if isinstance(v, (list, tuple))}}
+
+
+def main_log(state: dict, X_train, Y_train, X_test, Y_test, batch: int, epochs: int, lr: float):
+    """``train.main`` on :func:`epoch_model` holding the grader's weights (no BatchNorm, no dropout: training
+    and evaluation forwards agree), batches in order; its evaluation before training, its per-step log and
+    its per-epoch training loss."""
+    model = epoch_model()
+    own = model.state_dict()
+    model.load_state_dict({name: torch.tensor(np.asarray(value)).reshape(own[name].shape) for name, value in state.items()})
+    history = call("train", "main", _loader(X_train, Y_train, batch), _loader(X_test, Y_test, batch), model, epochs,
+                   lr, quiet=True)
+    if not isinstance(history, dict) or not isinstance(history.get("start"), dict) \
+            or not isinstance(history.get("steps"), dict):
+        raise StudentError("train.main should return the history with its 'start' and 'steps' entries (keep the "
+                           "provided main)")
+    try:
+        return {"start": {k: float(history["start"][k]) for k in ("test_loss", "test_acc")},
+                "steps": {k: [float(v) for v in history["steps"][k]] for k in ("loss", "acc")},
+                "train_loss": [float(v) for v in history["train_loss"]]}
+    except (KeyError, TypeError, ValueError) as error:
+        raise StudentError(f"train.main's history cannot be read back ({type(error).__name__}: {error}); keep "
+                           "the provided main") from None
+
+
+def _histories(histories: dict, names: list) -> dict:
+    """The grader's histories in the order of ``names``, as ``train.main`` returns them (lists of floats)."""
+    return {name: {key: [float(v) for v in values] for key, values in histories[name].items()} for name in names}
+
+
+def plot_curves(histories: dict, names: list):
+    """What ``ablations.plot_curves`` draws for the grader's histories (name -> per-epoch lists)."""
+    from autograder.sandbox.probing import figure_contents
+
+    return figure_contents(call("ablations", "plot_curves", _histories(histories, names)),
+                           "ablations.plot_curves(histories)")
+
+
+def ablation_table(histories: dict, names: list):
+    """The rows ``ablations.ablation_table`` builds from the grader's histories, as plain data."""
+    rows = call("ablations", "ablation_table", _histories(histories, names))
+    where = "ablations.ablation_table(histories)"
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(row, dict) for row in rows):
+        raise StudentError(f"{where} should return a list of dicts (one row per configuration)")
+    plain = []
+    for row in rows:
+        out = {}
+        for key, value in row.items():
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                value = value.item()
+            if isinstance(value, (np.integer, np.floating)):
+                value = value.item()
+            out[str(key)] = value if value is None or isinstance(value, (str, int, float)) else repr(value)[:80]
+        plain.append(out)
+    return plain

@@ -71,9 +71,9 @@ def test_main_evaluates_without_updates(probe, rng):
     got = probe("main", X_train=X[:16], Y_train=Y[:16], X_test=X[16:], Y_test=Y[16:], batch=8, epochs=2, lr=0.01)
     where = "train.main"
     tested = [change for change in got["changes"] if change["phase"] == "test"]
-    if len(tested) != 2 or len([c for c in got["changes"] if c["phase"] == "train"]) != 2:
-        raise CheckFailed(f"{where}: with epochs=2, expected one pass over train_loader then one over test_loader "
-                          "per epoch")
+    if [c["phase"] for c in got["changes"]] != ["test", "train", "test", "train", "test"]:
+        raise CheckFailed(f"{where}: with epochs=2, expected one pass over test_loader before training, then one "
+                          "pass over train_loader and one over test_loader per epoch")
     for change in tested:
         if change["changed"]:
             raise CheckFailed(f"{where}: the model changed during the pass over test_loader "
@@ -154,3 +154,34 @@ def test_make_scheduler(probe, rng):
             raise CheckFailed(f"{call}: learning rates after 1, 2, 3 steps are "
                               f"{[round(r, 6) for r in settings['rates']]}, expected {[round(r, 6) for r in want]} "
                               f"(multiplied by gamma={factor} at each step)")
+
+
+def test_main_logs_the_start_and_each_step(probe, rng):
+    state = ref.epoch_state(rng)
+    train, test = ref.batches(rng, count=3, size=8, side=16), ref.batches(rng, count=2, size=8, side=16)
+    lr = float(np.round(rng.uniform(0.01, 0.05), 3))
+    flat = {f"X_{name}": data["X"].reshape(-1, *data["X"].shape[2:]) for name, data in (("train", train), ("test", test))}
+    got = probe("main_log", state=state, **flat, Y_train=train["Y"].reshape(-1), Y_test=test["Y"].reshape(-1),
+                batch=8, epochs=2, lr=lr)
+    where = "train.main (question 17)"
+    start = ref.run_epoch(state, test, {})
+    if not np.isclose(got["start"]["test_loss"], start["loss"], rtol=1e-4) \
+            or not np.isclose(got["start"]["test_acc"], start["acc"], atol=1e-6):
+        raise CheckFailed(f"{where}: history['start'] is {got['start']}, expected the test loss {start['loss']:.6g} and "
+                          f"accuracy {start['acc']:.6g} of the model before any update")
+    steps = got["steps"]
+    if len(steps["loss"]) != 6 or len(steps["acc"]) != 6:
+        raise CheckFailed(f"{where}: history['steps'] holds {len(steps['loss'])} losses and {len(steps['acc'])} "
+                          "accuracies for 2 epochs of 3 batches; expected one per optimizer step (6)")
+    first_batch = {"X": train["X"][:1], "Y": train["Y"][:1]}
+    epoch_1 = ref.run_epoch(state, train, {}, lr=lr)
+    for step, weights in ((0, state), (3, epoch_1["state"])):
+        want = ref.run_epoch(weights, first_batch, {})
+        if not np.isclose(steps["loss"][step], want["loss"], rtol=1e-4) \
+                or not np.isclose(steps["acc"][step], want["acc"], atol=1e-6):
+            raise CheckFailed(f"{where}: step {step + 1} logged loss {steps['loss'][step]:.6g} and accuracy "
+                              f"{steps['acc'][step]:.6g}; expected {want['loss']:.6g} and {want['acc']:.6g}, the "
+                              "first batch scored with the weights before that step's update")
+    if not np.isclose(np.mean(steps["loss"][:3]), got["train_loss"][0], rtol=1e-4):
+        raise CheckFailed(f"{where}: the mean of the first epoch's logged step losses ({np.mean(steps['loss'][:3]):.6g})"
+                          f" differs from the epoch's training loss ({got['train_loss'][0]:.6g})")
