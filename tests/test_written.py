@@ -3,7 +3,8 @@ notebook, the export of a class's answers per question (HTML beside the key, wri
 and the staff's scores read back into grades.csv.
 
 Cost: the key checks build the master notebooks (~0.3 s each); the export test runs ``otter assign`` on
-the tp3_vit notebook once (~4 s) and fills in its answer cells; the PDF test asks playwright for its Chromium
+the tp3_vit notebook once (~4 s; none when the session built the release bundle) and fills in its answer
+cells; the PDF test asks playwright for its Chromium
 (~2 s) and is skipped without it; nothing trains. About 9 s in all.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -63,7 +65,11 @@ def test_malformed_keys_are_refused_naming_the_file_and_question(tmp_path, text,
 
 @pytest.fixture(scope="module")
 def student_notebook(tmp_path_factory) -> Path:
-    """The student notebook of tp3_vit as ``otter assign`` writes it (what students fill in)."""
+    """The student notebook of tp3_vit as ``otter assign`` writes it (what students fill in): the release
+    bundle's when tests/test_notebooks.py built it in this session, else assigned here."""
+    built = Path(os.environ.get("AUTOGRADER_TEST_BUNDLE", "")) / ASSIGNMENT / "student" / f"{ASSIGNMENT}.ipynb"
+    if os.environ.get("AUTOGRADER_TEST_BUNDLE") and built.is_file():
+        return built
     folder = tmp_path_factory.mktemp("written-master")
     _, student = notebooks.otter_assign(notebooks.write_master(ASSIGNMENT, folder), folder / "assigned")
     return student / f"{ASSIGNMENT}.ipynb"
