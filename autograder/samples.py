@@ -8,7 +8,8 @@ A corpus file ``tests/submissions/<assignment>.yml`` lists mutations::
       replace: ""
       caught_by: [test_manual.py::test_backward_finite_differences]
 
-``find`` must occur exactly once in the file, so a mutation can never silently do nothing.
+``find`` must occur exactly once in the file, so a mutation can never silently do nothing. ``files`` (optional)
+maps paths to the text of extra files written into the submission (a helper module the mutation imports).
 
 ``tests/submissions/<assignment>_correct.yml`` lists *correct* variants in the same form (unusual but
 correct code: view vs reshape vs flatten, in-place ops where legal, functional vs module forms), with
@@ -18,7 +19,7 @@ correct code: view vs reshape vs flatten, in-place ops where legal, functional v
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -36,6 +37,7 @@ class Mutation:
     replace: str
     caught_by: list[str]
     demo: bool = False
+    files: dict[str, str] = field(default_factory=dict)  # extra files written into the submission (helpers)
 
 
 @dataclass(frozen=True)
@@ -74,4 +76,7 @@ def build(assignment: str, mutation: Mutation | Variant, target: Path) -> Path:
         raise ValueError(f"{CORPUS / assignment}.yml: mutation {mutation.name!r}: {mutation.find!r} occurs "
                          f"{text.count(mutation.find)} times in {mutation.file}, expected exactly once")
     path.write_text(text.replace(mutation.find, mutation.replace), encoding="utf-8")
+    for name, content in getattr(mutation, "files", {}).items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text(content, encoding="utf-8")
     return target

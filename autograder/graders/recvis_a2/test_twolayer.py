@@ -71,13 +71,17 @@ def test_gradient_nn_finite_differences(probe, rng):
                                          "finite differences of the loss)")
 
 
-def test_gradient_nn_matches_reference(probe, rng):
+def _assert_gradient_nn_matches_reference(probe, rng, note: str = "") -> None:
     problem = ref.random_problem(rng, 10, d_range=(2, 9), h_range=(5, 21))
     got = float_arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
     for grads, X, Y in zip(got, problem["X"], problem["Y"]):
         want = ref.analytic_gradients(X, Y, problem["params"])
         assert_gradients(grads, want, f"twolayer.gradient_nn (one example, Y = {Y:+.0f}, d = {len(X)}, "
-                                      f"h = {len(problem['params']['bi'])})")
+                                      f"h = {len(problem['params']['bi'])}){note}")
+
+
+def test_gradient_nn_matches_reference(probe, rng):
+    _assert_gradient_nn_matches_reference(probe, rng)
 
 
 def test_gradient_nn_numerical_central(probe, rng):
@@ -136,9 +140,12 @@ def test_gradcheck(probe, rng):
                               f"print {verdict} (SUCCESS only when no trial exceeds tol)")
 
 
-def test_twolayer_uses_numpy_only(submission):
+def test_twolayer_uses_numpy_only(submission, probe, rng):
+    """The rule on twolayer.py and the submission's modules it imports; its point needs a working
+    twolayer.gradient_nn."""
     assert_not_used(submission, "twolayer", "torch or an automatic-differentiation library (Part 1 is numpy only)",
                     modules={"torch", "jax", "autograd", "tensorflow"})
+    _assert_gradient_nn_matches_reference(probe, rng, " (the rule is checked on working code)")
 
 
 def _unbalanced(rng: np.random.Generator, n: int, positives: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -75,11 +75,15 @@ def test_backward_finite_differences(probe, rng):
     assert_gradients(got, numeric, "manual.backward", tolerance=1e-6)
 
 
-def test_backward_matches_autograd(probe, rng):
+def _assert_backward_matches_autograd(probe, rng, where: str = "manual.backward") -> None:
     problem = ref.random_problem(rng, batch=int(rng.integers(20, 40)))
     params, X, Y = problem["params"], problem["X"], problem["Y"]
     got = probe("backward", params=params, outputs=ref.forward(params, X), Y=Y)
-    assert_gradients(got, ref.autograd_gradients(params, X, Y), "manual.backward", tolerance=1e-6)
+    assert_gradients(got, ref.autograd_gradients(params, X, Y), where, tolerance=1e-6)
+
+
+def test_backward_matches_autograd(probe, rng):
+    _assert_backward_matches_autograd(probe, rng)
 
 
 def test_sgd(probe, rng):
@@ -97,8 +101,11 @@ def test_sgd(probe, rng):
         assert_close(passed, want, f"manual.sgd: params[{name!r}] after the call (updated in place)")
 
 
-def test_manual_uses_no_autograd(submission):
+def test_manual_uses_no_autograd(submission, probe, rng):
+    """The rule on manual.py and the submission's modules it imports; its point needs a working
+    manual.backward (a manual.py implementing nothing earns nothing)."""
     assert_not_used(submission, "manual", "automatic differentiation (the gradients are written by hand)",
                     names={"torch.autograd", "autograd"}, attributes={"backward", "requires_grad",
                                                                       "requires_grad_", "grad", "enable_grad"},
                     modules={"torch.autograd", "torch.func", "functorch"})
+    _assert_backward_matches_autograd(probe, rng, "manual.backward (the rule is checked on working code)")
