@@ -111,7 +111,8 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
         bundle.writestr("bob/attention.py", "")
     dan = classroom / "<b>dan"
     dan.mkdir()
-    (dan / "mine.ipynb").write_text(_filled(student_notebook, [None] * len(names)))
+    older = _filled(student_notebook, ["Dan's answer", *[None] * (len(names) - 1)])  # from an older handout:
+    (dan / "mine.ipynb").write_text(older.replace("**Question 1**", "**Question 1 (2024)**", 1))  # by position
     (dan / "attention.py").write_text("")
     (classroom / "carol").mkdir()
     (classroom / "carol" / "attention.py").write_text("")  # no notebook
@@ -124,7 +125,8 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
     assert "&lt;b&gt;dan" in first and "<b>dan" not in first
     assert key[names[0]].model.split("\n")[0][:40] in first.replace("&#x27;", "'")
     assert all(item[:30] in first for _, item in key[names[0]].rubric)
-    assert "Bob on " + names[0] in first and "no answer" in first and "no notebook could be read" in first
+    assert "Bob on " + names[0] in first and "Dan&#x27;s answer" in first and "no notebook could be read" in first
+    assert "no answer" in (out / f"written.{names[2]}.html").read_text()
     second = (out / f"written.{names[1]}.html").read_text()
     assert second.count("data:image/png;base64,") == 1 and f"base64,{PNG}" in second and "onerror" not in second
     index = (out / "written.html").read_text()
@@ -137,7 +139,8 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
     assert answers[("alice", names[0])] == "'" + hostile
     assert answers[("alice", names[1])] == "A learned token.\n\n```python\nplt.plot(history['test_acc'])\n```"
     assert answers[("alice", names[2])] == "" and answers[("bob", names[5])] == f"Bob on {names[5]}"
-    assert answers[("<b>dan", names[0])] == "" and not any(s == "carol" for s, _ in answers)
+    assert answers[("<b>dan", names[0])] == "Dan's answer" and answers[("<b>dan", names[1])] == ""
+    assert not any(s == "carol" for s, _ in answers)
 
     scores = out / written.SCORES_FILE
     assert _rows(scores)[0] == ["submission", *names]
