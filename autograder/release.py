@@ -57,9 +57,12 @@ def template_files(assignment: str) -> dict[str, str]:
 
 
 def write_template(assignment: str, target: Path | None = None) -> Path:
-    """Write the template of ``assignment`` (default ``student_template/<a>/``) and check it imports."""
+    """Write the template of ``assignment`` (default ``student_template/<a>/``) and check it imports; refuse
+    when the written answers' key does not match the notebook's hand-graded questions."""
     target = target or TEMPLATES / assignment
     files = template_files(assignment)
+    if written.key_path(assignment).is_file() and written.key_problems(assignment):
+        raise ReleaseError("\n".join(written.key_problems(assignment)))
     target.mkdir(parents=True, exist_ok=True)
     for stale in target.rglob("*"):
         if stale.is_file() and stale.relative_to(target).as_posix() not in files:

@@ -200,3 +200,12 @@ def test_the_key_never_reaches_students():
     findings = studentkit.scan({f"student/{ASSIGNMENT}/notes.md": f"hint: {line}\n".encode(),
                                 f"student/{ASSIGNMENT}/attention.py": b"x = 1\n"}, [ASSIGNMENT])
     assert findings == [f"student/{ASSIGNMENT}/notes.md: holds the model answer or rubric of written question {question}"]
+
+
+def test_release_refuses_a_key_that_does_not_match_the_notebook(monkeypatch, tmp_path):
+    from autograder import release
+
+    monkeypatch.setattr(written, "key_problems", lambda assignment: [f"{assignment}: no entry for question q9"])
+    with pytest.raises(release.ReleaseError, match="no entry for question q9"):
+        release.write_template(ASSIGNMENT, tmp_path / "template")
+    assert not (tmp_path / "template").exists()
