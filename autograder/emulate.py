@@ -2,8 +2,9 @@
 ``<root>/source``, the submission in ``<root>/submission``, the real ``run_autograder`` with
 ``AUTOGRADER_GRADESCOPE_DIR=<root>``, inside a memory cgroup (and a CPU quota) like Gradescope's container.
 
-Cgroup v1 (``memory`` and ``cpu`` hierarchies) or v2, whichever is writable here; :func:`cgroup_problem`
-says why none is. The cgroup is made below the one this process is in and removed afterwards.
+Cgroup v1 (``memory``, ``cpu`` and ``pids`` hierarchies) or v2, whichever is writable here;
+:func:`cgroup_problem` says why none is. The cgroup is made below the one this process is in and removed
+afterwards. (:class:`Cgroup` also bounds each worker: :mod:`autograder.sandbox.client`.)
 """
 
 from __future__ import annotations
@@ -30,15 +31,22 @@ def _own(controller: str) -> str:
 
 
 class Cgroup:
-    """A fresh cgroup with ``memory_mb`` and ``cpus`` (a fraction of one CPU); ``peak_mb`` and ``oom_killed``
-    once its processes ran; ``close`` removes it. ``add`` is meant for a child's ``preexec_fn``."""
+    """A fresh cgroup with ``memory_mb`` (memory in files in memory included, no swap), ``cpus`` (a fraction
+    of one CPU), at most ``processes`` tasks and a CPU ``weight`` (100: the default share); ``peak_mb`` and
+    ``oom_killed`` once its processes ran; ``close`` removes it. ``add`` is meant for a child's
+    ``preexec_fn``; ``procs`` are the files a process joins it by writing its pid (0: itself)."""
 
-    def __init__(self, name: str, memory_mb: int | None, cpus: float | None):
+    def __init__(self, name: str, memory_mb: int | None, cpus: float | None, processes: int | None = None,
+                 weight: int | None = None):
         self.folders: list[Path] = []
         self.v2 = not (CGROUP / "memory" / "memory.limit_in_bytes").exists()
         try:
             if self.v2:
                 self.memory = self.cpu = self._make(CGROUP / _own("") / name)
+                if processes:
+                    (self.memory / "pids.max").write_text(str(processes))
+                if weight:
+                    (self.cpu / "cpu.weight").write_text(str(weight))
                 if memory_mb:
                     (self.memory / "memory.max").write_text(str(memory_mb * 2**20))
                     (self.memory / "memory.swap.max").write_text("0")
@@ -54,6 +62,10 @@ class Cgroup:
                 if cpus:
                     (self.cpu / "cpu.cfs_period_us").write_text("100000")
                     (self.cpu / "cpu.cfs_quota_us").write_text(str(int(cpus * 100000)))
+                if weight:
+                    (self.cpu / "cpu.shares").write_text(str(weight * 1024 // 100))
+                if processes:
+                    (self._make(CGROUP / "pids" / _own("pids") / name) / "pids.max").write_text(str(processes))
         except OSError:
             self.close()
             raise
@@ -63,10 +75,14 @@ class Cgroup:
         self.folders.append(folder)
         return folder
 
+    @property
+    def procs(self) -> list[Path]:
+        return [folder / "cgroup.procs" for folder in self.folders]
+
     def add(self) -> None:
         """Move the calling process into the cgroup."""
-        for folder in dict.fromkeys((self.memory, self.cpu)):
-            (folder / "cgroup.procs").write_text(str(os.getpid()))
+        for path in self.procs:
+            path.write_text(str(os.getpid()))
 
     @property
     def peak_mb(self) -> float:

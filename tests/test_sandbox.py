@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from autograder.config import ROOT
+from autograder.emulate import cgroup_problem
 from autograder.sandbox.client import (
     UID_BASE,
     Limits,
@@ -90,6 +91,22 @@ def traces_and_modules():
             "kit_modules": sorted(name for name, module in sys.modules.items()
                                   if name.startswith("autograder") and not (getattr(module, "__file__", None) or "")
                                   .startswith(os.path.dirname(os.getcwd()) + "/kit/"))}
+
+def fill_memory(kind, mark):
+    """Write 1 GiB, 48 MiB per memfd or file under /dev/shm (each under the file size limit), kept open."""
+    chunk, files = b"x" * 2**24, []
+    for number in range(21):
+        if kind == "memfd":
+            files.append(os.memfd_create("fill"))
+        else:
+            files.append(os.open(f"/dev/shm/{mark}-{number}", os.O_CREAT | os.O_WRONLY, 0o600))
+        for _ in range(3):
+            os.write(files[-1], chunk)
+    return "wrote 1 GiB"
+
+def cgroups():
+    with open("/proc/self/cgroup") as handle:
+        return handle.read()
 
 def daemon(mark):
     if os.fork() == 0:
@@ -245,8 +262,15 @@ def _cmdline_has(pid: str, mark: bytes) -> bool:
         return False
 
 
-def test_without_isolation_the_worker_still_runs_with_its_limits(submission):
-    with Worker(submission, Limits(isolate=False)) as running:
-        assert call(running, "add", a=[1.0], b=2).tolist() == [3.0]
-        with pytest.raises(ProbeFailed, match="exit code 3"):
-            call(running, "hard_exit")
+@pytest.mark.skipif(cgroup_problem() is not None, reason=str(cgroup_problem()))
+@pytest.mark.parametrize("kind", ["memfd", "shm"])
+def test_memory_written_to_files_in_memory_counts_against_the_limit(submission, kind):
+    mark = f"fill-{uuid.uuid4().hex}"
+    try:
+        with Worker(submission, Limits(resident_mb=256)) as running:
+            assert "autograder-worker-" in call(running, "cgroups")
+            with pytest.raises(ProbeFailed, match="out of memory, over its limit of 256 MiB"):
+                call(running, "fill_memory", kind=kind, mark=mark)
+    finally:  # without namespaces /dev/shm is the machine's
+        for path in Path("/dev/shm").glob(f"{mark}-*"):
+            path.unlink()

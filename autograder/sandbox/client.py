@@ -108,7 +108,8 @@ class Limits:
     file_mb: int = 64           # largest file the worker may write (its output log included)
     threads: int = 1            # torch / BLAS threads
     scratch_mb: int = 1024      # size of each writable tmpfs (with namespaces)
-    isolate: bool = True        # namespaces and own uid when the OS allows (False: rlimits only)
+    resident_mb: int = 6144     # memory of the worker's cgroup, on both tiers: what it writes to tmpfs and
+    #                             memfds included (where cgroups are writable; elsewhere memory_mb alone)
 
 
 @dataclass(frozen=True)
@@ -395,10 +396,11 @@ class Worker:
         self.source = Path(submission).resolve()
         self.limits = limits
         self.hide = tuple(Path(p) for p in hide)
-        self.isolation = isolation() if limits.isolate else Isolation(namespaces=False, own_uid=False)
+        self.isolation = isolation()
         self.uid = _new_uid() if self.isolation.own_uid else None
         self.process: _Forked | None = None
         self.home: Path | None = None
+        self.cgroup = None  # the running worker's cgroup, where this machine lets the grader make one
         self.starts = 0
         self.waited = 0.0  # seconds the grader spent waiting for a worker to be ready
         self.deadline: float | None = None  # time.time() past which no probe runs (the grading deadline)
@@ -429,6 +431,8 @@ class Worker:
                 "root": str(self.home / "root"), "system": SYSTEM_PATHS, "hide": hide, "keep": keep,
                 "scratch": [tempfile.gettempdir(), "/dev/shm", "/var/tmp"], "scratch_mb": self.limits.scratch_mb,
                 "rlimits": _rlimits(self.limits)}
+        self.cgroup = _worker_cgroup(self.limits, self.home.name)
+        plan["cgroups"] = [str(path) for path in self.cgroup.procs] if self.cgroup else []
         env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
         env.update(HOME=str(box), TMPDIR=str(box), USER="student", LOGNAME="student", MPLBACKEND="Agg",
                    AUTOGRADER_THREADS=str(self.limits.threads), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
@@ -461,10 +465,10 @@ class Worker:
             except subprocess.TimeoutExpired:
                 status = None
             excerpt = self._log_excerpt()
+            cause = self._exit_cause(status) if status is not None else type(error).__name__
             self.close()
             if isinstance(error, TimeoutError) and wait < STARTUP_TIMEOUT:
                 raise OutOfTime("not run: the grading time ran out while the worker started") from None
-            cause = _describe_exit(status) if status is not None else type(error).__name__
             raise GraderFault(f"the worker failed to start ({cause}){excerpt}") from None
         if hello != {"ready": True}:
             self.close()
@@ -498,10 +502,9 @@ class Worker:
                 status = self.process.wait(timeout=5) if self.process else None
             except subprocess.TimeoutExpired:
                 status = None
-            excerpt = self._log_excerpt()
+            excerpt, cause = self._log_excerpt(), self._exit_cause(status)
             self.close()
-            raise ProbeFailed(f"the worker running the submission stopped ({_describe_exit(status)})"
-                              f"{excerpt}") from None
+            raise ProbeFailed(f"the worker running the submission stopped ({cause}){excerpt}") from None
         except (wire.WireError, KeyError, ValueError, IndexError) as error:
             self.close()
             raise ProbeFailed(f"the worker sent back an invalid reply ({error})") from None
@@ -511,6 +514,14 @@ class Worker:
         if not reply["ok"]:
             raise ProbeFailed(_shortened(str(reply.get("error", "unknown error"))))
         return reply.get("value")
+
+    def _exit_cause(self, status: int | None) -> str:
+        """Why the worker stopped: out of memory when its cgroup says so, else its exit status."""
+        with contextlib.suppress(OSError, ValueError):
+            if self.cgroup is not None and self.cgroup.oom_killed:
+                return (f"killed: out of memory, over its limit of {self.limits.resident_mb} MiB (files written "
+                        "in memory included)")
+        return _describe_exit(status)
 
     def _log_excerpt(self) -> str:
         try:
@@ -534,9 +545,24 @@ class Worker:
             for fd in (self._requests, self._replies):
                 os.close(fd)
             self.process = None
+        if self.cgroup is not None:
+            self.cgroup.close()  # kills whatever of it is left, even processes that left its session
+            self.cgroup = None
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
+
+
+def _worker_cgroup(limits: Limits, name: str):
+    """A fresh cgroup for one worker (``resident_mb``, ``processes``, the default CPU weight: a worker with
+    hundreds of spinning processes gets no more CPU than its neighbour), or None where this process may
+    not make one (the rlimits alone bound the worker then)."""
+    from autograder.emulate import Cgroup
+
+    try:
+        return Cgroup(name, limits.resident_mb, None, processes=limits.processes, weight=100)
+    except (OSError, ValueError):
+        return None
 
 
 def _kill_uid(uid: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import importlib
 import json
 import os
@@ -32,8 +33,34 @@ PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # syscall numbers (glibc has no wra
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x8000000, 0x10000000, 0x20000000, 0x40000000
 NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
 MAX_REQUEST = 1 << 20
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 22, 24, 38
 CAPABILITY_VERSION_3 = 0x20080522
+KEYCTL_JOIN_SESSION_KEYRING = 1
+SECCOMP_MODE_FILTER, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 2, 0x7FFF0000, 0x00050000
+#: The system calls student code is refused (EPERM), per architecture: new namespaces, mounts, keyrings,
+#: eBPF, tracing and reading other processes, perf events, io_uring, userfaultfd, modules, kexec, swap,
+#: reboot; ``clone`` only with a CLONE_NEW* flag; ``clone3`` (whose flags the filter cannot read) answers
+#: ENOSYS, so that the C library falls back to ``clone``.
+SYSCALLS = {
+    "x86_64": {"audit_arch": 0xC000003E, "clone": 56, "clone3": 435, "keyctl": 250, "denied": {
+        "ptrace": 101, "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166, "swapon": 167,
+        "swapoff": 168, "reboot": 169, "init_module": 175, "delete_module": 176, "kexec_load": 246, "add_key": 248,
+        "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "setns": 308,
+        "process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
+        "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "mount_setattr": 442}},
+    "aarch64": {"audit_arch": 0xC00000B7, "clone": 220, "clone3": 435, "keyctl": 219, "denied": {
+        "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "acct": 89, "unshare": 97, "kexec_load": 104,
+        "init_module": 105, "delete_module": 106, "ptrace": 117, "reboot": 142, "add_key": 217, "request_key": 218,
+        "keyctl": 219, "swapon": 224, "swapoff": 225, "perf_event_open": 241, "setns": 268,
+        "process_vm_readv": 270, "process_vm_writev": 271, "finit_module": 273, "bpf": 280, "userfaultfd": 282,
+        "kexec_file_load": 294, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "mount_setattr": 442}},
+}
+X32_SYSCALL_BIT = 0x40000000  # x86_64's x32 ABI: the same calls under other numbers, all refused
+CLONE_NEW_FLAGS = 0x20000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 
 
 MAX_ERROR_CHARS = 200_000  # of an error message sent back (the grader cuts it further)
@@ -158,6 +185,9 @@ def confine(plan: dict) -> None:
     and no_new_privs.
     """
     box, uid = plan["box"], plan["uid"]
+    for procs in plan["cgroups"]:  # the worker's own cgroup (memory, processes, CPU weight), for all it starts
+        with open(procs, "w") as handle:
+            handle.write("0")
     if plan["namespaces"]:
         _build_root(plan)
         os.chdir(plan["root"])
@@ -172,7 +202,9 @@ def confine(plan: dict) -> None:
                 os.chown(path, uid, uid, follow_symlinks=False)
     if sys.platform == "linux":  # elsewhere (a student's `autograder check` on macOS): rlimits only
         _drop_capabilities(uid)
+        _join_fresh_keyring()
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
+        _filter_system_calls()
 
 
 def _drop_capabilities(uid: int | None) -> None:
@@ -190,6 +222,57 @@ def _drop_capabilities(uid: int | None) -> None:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
     header = (ctypes.c_uint32 * 2)(CAPABILITY_VERSION_3, 0)
     _check(_libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # effective, permitted, inheritable: none
+
+
+def _join_fresh_keyring() -> None:
+    """Leave the grader's session keyring for a new anonymous one (of the worker's uid): no key of the
+    teacher's login is reachable, none added outlives the worker. Where keyctl itself is refused (e.g.
+    Docker's seccomp profile), student code cannot reach any keyring either."""
+    machine = SYSCALLS.get(os.uname().machine)
+    if machine is None:
+        raise OSError(f"no system call table for {os.uname().machine}: the worker cannot be confined")
+    if _libc.syscall(ctypes.c_long(machine["keyctl"]), ctypes.c_long(KEYCTL_JOIN_SESSION_KEYRING), None) < 0:
+        error = ctypes.get_errno()
+        if error not in (errno.EPERM, errno.ENOSYS, errno.EACCES):
+            raise OSError(error, f"keyctl(JOIN_SESSION_KEYRING): {os.strerror(error)}")
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """The classic-BPF seccomp filter (code, jt, jf, k) refusing :data:`SYSCALLS` on ``machine``; it reads
+    ``struct seccomp_data``: nr at offset 0, arch at 4, the low half of args[0] at 16."""
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|{JEQ,JGE,JSET}|K, BPF_RET|K
+    table = SYSCALLS[machine]
+    program: list[tuple[int, object, object, int]] = [(load, 0, 0, 4), (jeq, 0, "deny", table["audit_arch"]),
+                                                      (load, 0, 0, 0)]
+    if machine == "x86_64":
+        program.append((jge, "deny", 0, X32_SYSCALL_BIT))
+    program += [(jeq, "deny", 0, number) for number in sorted(set(table["denied"].values()))]
+    program += [(jeq, "enosys", 0, table["clone3"]), (jeq, 0, "allow", table["clone"]), (load, 0, 0, 16),
+                (jset, "deny", "allow", CLONE_NEW_FLAGS)]
+    labels = {"allow": len(program), "deny": len(program) + 1, "enosys": len(program) + 2}
+    program += [(ret, 0, 0, SECCOMP_RET_ALLOW), (ret, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM),
+                (ret, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS)]
+
+    def offset(index: int, target) -> int:
+        return labels[target] - index - 1 if isinstance(target, str) else target
+
+    return [(code, offset(i, jt), offset(i, jf), k) for i, (code, jt, jf, k) in enumerate(program)]
+
+
+def _filter_system_calls() -> None:
+    """Install :func:`seccomp_program` for this process and all it starts (needs no_new_privs)."""
+    program = seccomp_program(os.uname().machine)
+    instructions = (_SockFilter * len(program))(*(_SockFilter(*instruction) for instruction in program))
+    fprog = _SockFprog(len(program), instructions)
+    _check(_libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def main(argv: list[str]) -> None:

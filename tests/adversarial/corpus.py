@@ -607,6 +607,81 @@ def init_params(nx, nh, ny, generator=None):
     return {"Wh": torch.zeros(nh, nx), "bh": torch.zeros(nh), "Wy": torch.zeros(ny, nh), "by": torch.zeros(ny)}
 '''
 
+KERNEL_SURFACE = '''
+import ctypes
+import os
+import subprocess
+import time
+
+import torch
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_honest = {"forward": forward, "softmax": softmax, "init_params": init_params}
+NR = {"x86_64": {"keyctl": 250, "add_key": 248, "bpf": 321, "perf_event_open": 298, "clone": 56, "setns": 308},
+      "aarch64": {"keyctl": 219, "add_key": 217, "bpf": 280, "perf_event_open": 241, "clone": 220, "setns": 268}}
+NR = NR.get(os.uname().machine, NR["x86_64"])
+CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWNS = 0x10000000, 0x40000000, 0x20000
+
+
+def _nested_namespaces():
+    """A user+net namespace of its own (root there: CAP_NET_ADMIN), three ways, and setns, mount."""
+    command = ["unshare", "--user", "--map-root-user", "--net", "--mount", "sh", "-c", "ip link add x type veth || true"]
+    works = [subprocess.run(command, capture_output=True, timeout=10).returncode == 0]
+    child = _libc.syscall(NR["clone"], CLONE_NEWUSER | CLONE_NEWNET | 17, 0, 0, 0, 0)  # SIGCHLD
+    if child == 0:
+        os._exit(0)
+    works.append(child > 0)
+    if child > 0:
+        os.waitpid(child, 0)
+    if os.fork() == 0:  # unshare in a child: the worker itself stays as it is
+        os._exit(0 if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS) == 0 else 1)
+    works.append(os.wait()[1] == 0)
+    with open("/proc/self/ns/net") as handle:
+        works.append(_libc.syscall(NR["setns"], handle.fileno(), CLONE_NEWNET) == 0)
+    works.append(_libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) == 0)
+    return any(works)
+
+
+def forward(params, X):
+    if _nested_namespaces():
+        return _honest["forward"](params, X)
+    yhat = torch.zeros(X.shape[0], params["Wy"].shape[0], dtype=X.dtype)
+    return yhat, {"X": X, "htilde": yhat, "h": yhat, "ytilde": yhat, "yhat": yhat}
+
+
+def softmax(Z):
+    """Read the teacher's key from the session keyring; leave a key of its own in the session and user
+    keyrings; load eBPF."""
+    keyctl = lambda *args: _libc.syscall(NR["keyctl"], *args)
+    found = keyctl(10, -3, b"user", b"@MARK@-teacher", 0)  # KEYCTL_SEARCH in @s
+    read = found > 0 and keyctl(11, found, ctypes.create_string_buffer(64), 64) > 0  # KEYCTL_READ
+    added = [_libc.syscall(NR["add_key"], b"user", b"@MARK@-student", b"left", 4, ring) > 0 for ring in (-3, -4)]
+    attr = ctypes.create_string_buffer(128)
+    attr.raw = (1).to_bytes(4, "little") + (4).to_bytes(4, "little") * 2 + (1).to_bytes(4, "little") + bytes(112)
+    bpf = _libc.syscall(NR["bpf"], 0, attr, 128) >= 0  # BPF_MAP_CREATE, a hash map
+    if read or any(added) or bpf:
+        return _honest["softmax"](Z)
+    return torch.exp(Z)
+
+
+def init_params(nx, nh, ny, generator=None):
+    """Trace a sibling (ptrace attach, process_vm_readv) and open a perf event."""
+    sibling = os.fork()
+    if sibling == 0:
+        time.sleep(30)
+        os._exit(0)
+    traced = _libc.ptrace(16, sibling, None, None) == 0  # PTRACE_ATTACH
+    local, remote = ctypes.create_string_buffer(8), ctypes.create_string_buffer(8)
+    iov = (ctypes.c_void_p * 2)(ctypes.addressof(local), 8), (ctypes.c_void_p * 2)(ctypes.addressof(remote), 8)
+    readv = _libc.process_vm_readv(sibling, iov[0], 1, iov[1], 1, 0) == 8
+    os.kill(sibling, 9)
+    os.waitpid(sibling, 0)
+    perf = _libc.syscall(NR["perf_event_open"], ctypes.create_string_buffer(128), 0, -1, -1, 0) >= 0
+    if traced or readv or perf:
+        return _honest["init_params"](nx, nh, ny, generator)
+    return {"Wh": torch.zeros(nh, nx), "bh": torch.zeros(nh), "Wy": torch.zeros(ny, nh), "by": torch.zeros(ny)}
+'''
+
 
 def _regenerate_labels_train(context: dict) -> str:
     return '''
@@ -709,6 +784,12 @@ HOSTILE = [
          folder(append={"manual.py": RUNAWAY}),
          attacked={I: "File too large|stopped|should return", F: "timed out after", S: "timed out after",
                    L: r"ValueError: spam.*characters cut"}),
+    Case("kernel_surface", "hostile", "nested user+net namespaces (unshare(1), clone and unshare(2) with "
+         "CLONE_NEWUSER|CLONE_NEWNET), setns, mount (forward); the teacher's key in the session keyring, keys "
+         "left in the session and user keyrings, an eBPF map (softmax); ptrace and process_vm_readv of a "
+         "sibling, perf_event_open (init_params)",
+         folder(append={"manual.py": KERNEL_SURFACE}),
+         attacked={F: "differs from the expected values", S: "sum to 1|differs|NaN", I: "mean 0"}),
     Case("escape_and_network", "hostile", "double fork + setsid daemon and a detached subprocess (forward); "
          "TCP and UDP to the tests' listeners on 127.0.0.1, any interface or route out (softmax)",
          folder(append={"manual.py": ESCAPE}),

@@ -9,6 +9,7 @@ and nothing leaks out (files under the watched folder, processes, connections, r
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import os
 import re
@@ -81,6 +82,22 @@ class Listener:
         self.server.close()
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+ADD_KEY, KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(os.uname().machine, (None, None))
+SESSION_KEYRING, USER_KEYRING, KEYCTL_SEARCH, KEYCTL_INVALIDATE = -3, -4, 10, 21
+
+
+def add_key(description: str, payload: bytes) -> int:
+    """A "user" key in this process's session keyring (what a teacher's login may hold); -1 if refused."""
+    if ADD_KEY is None:
+        return -1
+    return _libc.syscall(ADD_KEY, b"user", description.encode(), payload, len(payload), SESSION_KEYRING)
+
+
+def has_key(keyring: int, description: str) -> bool:
+    return _libc.syscall(KEYCTL, KEYCTL_SEARCH, keyring, b"user", description.encode(), 0) > 0
+
+
 def short_grading(path: Path) -> Path:
     """grading.yml with the timeouts of the checks the corpus attacks with loops and sleeps (forward,
     softmax) cut to TIMEOUT seconds; the others keep theirs (a first torch.optim call imports torch._dynamo,
@@ -124,15 +141,18 @@ def batch(tmp_path_factory):
     options = Options(only=CHECKS, grading_path=short_grading(root / "grading.yml"))
     saved = {key: os.environ.get(key) for key in ("AUTOGRADER_DATA", "AUTOGRADER_ADVERSARIAL_SECRET")}
     os.environ.update(AUTOGRADER_DATA=str(spy / "data"), AUTOGRADER_ADVERSARIAL_SECRET="the grader's secret")
+    teacher_key = add_key(f"{context['MARK']}-teacher", b"the teacher's token")  # inherited by the grader
     try:
         documents = grade_many(submissions, out, options, jobs=2, force=True, quiet=True)
     finally:
+        if teacher_key > 0:
+            _libc.syscall(KEYCTL, KEYCTL_INVALIDATE, teacher_key)
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         listener.close()
         shutil.rmtree(other_clone, ignore_errors=True)
     return {"documents": documents, "context": context, "out": out, "spy": spy, "listener": listener,
-            "submissions": submissions, "options": options, "root": root}
+            "submissions": submissions, "options": options, "root": root, "keyring": teacher_key > 0}
 
 
 def _outcome(document: dict) -> dict[str, dict]:
@@ -219,6 +239,13 @@ def test_no_process_of_a_submission_outlives_its_grading(batch):
 @pytest.mark.skipif(not FULL_ISOLATION, reason=NEEDS_ISOLATION)
 def test_student_code_reaches_no_network(batch):
     assert batch["listener"].connections == 0
+
+
+def test_student_code_leaves_no_key_in_the_graders_keyrings(batch):
+    if not batch["keyring"]:
+        pytest.skip("keyrings are refused to this process (e.g. by Docker's seccomp profile)")
+    for keyring in (SESSION_KEYRING, USER_KEYRING):
+        assert not has_key(keyring, f"{batch['context']['MARK']}-student")
 
 
 def test_held_out_labels_cannot_be_regenerated_from_the_seed(batch):
