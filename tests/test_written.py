@@ -114,8 +114,8 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
     older = _filled(student_notebook, ["Dan's answer", *[None] * (len(names) - 1)])  # from an older handout:
     (dan / "mine.ipynb").write_text(older.replace("**Question 1**", "**Question 1 (2024)**", 1))  # by position
     (dan / "attention.py").write_text("")
-    (classroom / "carol").mkdir()
-    (classroom / "carol" / "attention.py").write_text("")  # no notebook
+    (classroom / "=carol").mkdir()
+    (classroom / "=carol" / "attention.py").write_text("")  # no notebook; a name a spreadsheet would run
     out = tmp_path / "graded"
 
     assert cli.main(["written", str(classroom), "--assignment", ASSIGNMENT, "--out", str(out)]) == 0
@@ -130,7 +130,7 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
     second = (out / f"written.{names[1]}.html").read_text()
     assert second.count("data:image/png;base64,") == 1 and f"base64,{PNG}" in second and "onerror" not in second
     index = (out / "written.html").read_text()
-    assert "carol" in index and "no notebook" in index
+    assert "=carol" in index and "no notebook" in index
     assert all(f"href='written.{n}.html'" in index for n in names)
 
     rows = _rows(out / "written.csv")
@@ -140,17 +140,17 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
     assert answers[("alice", names[1])] == "A learned token.\n\n```python\nplt.plot(history['test_acc'])\n```"
     assert answers[("alice", names[2])] == "" and answers[("bob", names[5])] == f"Bob on {names[5]}"
     assert answers[("<b>dan", names[0])] == "Dan's answer" and answers[("<b>dan", names[1])] == ""
-    assert not any(s == "carol" for s, _ in answers)
+    assert not any("carol" in s for s, _ in answers)
 
     scores = out / written.SCORES_FILE
     assert _rows(scores)[0] == ["submission", *names]
-    assert {r[0] for r in _rows(scores)[1:]} == {"alice", "bob", "<b>dan", "carol"}
-    scores.write_text(f"submission,{names[0]},{names[1]}\nalice,2,\nbob,1.5,0.5\n")
+    assert {r[0] for r in _rows(scores)[1:]} == {"alice", "bob", "<b>dan", "'=carol"}
+    scores.write_text(f"submission,{names[0]},{names[1]}\nalice,2,\nbob,1.5,0.5\n'=carol,0,\n")
     assert cli.main(["written", str(classroom), "--assignment", ASSIGNMENT, "--out", str(out)]) == 0
     kept = {r[0]: r[1:] for r in _rows(scores)[1:]}
-    assert kept["alice"][:2] == ["2", ""] and kept["bob"][:2] == ["1.5", "0.5"] and kept["carol"] == [""] * len(names)
+    assert kept["alice"][:2] == ["2", ""] and kept["bob"][:2] == ["1.5", "0.5"] and kept["'=carol"][:2] == ["0", ""]
 
-    graded = {name: results.build(ASSIGNMENT, "t", [], "cpu", {}, seed=0, seconds=0.0) for name in ("alice", "bob")}
+    graded = {name: results.build(ASSIGNMENT, "t", [], "cpu", {}, seed=0, seconds=0.0) for name in ("alice", "bob", "=carol")}
     results.write_grades_csv(out / "grades.csv", graded | {"broken": {"score": "NaN"}})
     table = _rows(out / "grades.csv")
     columns = [f"written:{n}" for n in names]
@@ -158,6 +158,7 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
     by_name = {row[0]: dict(zip(table[0], row)) for row in table[1:]}
     assert by_name["alice"]["written:" + names[0]] == "2" and by_name["alice"]["written:" + names[1]] == ""
     assert by_name["bob"]["written:" + names[1]] == "0.5" and by_name["broken"]["written:" + names[2]] == ""
+    assert by_name["'=carol"]["written:" + names[0]] == "0"
 
     scores.write_text(f"submission,{names[0]}\nalice,{key[names[0]].points + 1:g}\n")
     with pytest.raises(written.WrittenError, match=rf"written_scores.csv:2: alice {names[0]}: .* between 0 and"):
