@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder import samples
 from autograder.config import ROOT
 from autograder.emulate import cgroup_problem
+from autograder.grade import Options, grade_one
+from autograder.sandbox import client
 from autograder.sandbox.client import (
     UID_BASE,
+    GraderFault,
     Limits,
     ProbeFailed,
     Worker,
@@ -21,6 +25,7 @@ from autograder.sandbox.client import (
     isolation,
     worker_zygote,
 )
+from autograder.submissions import Submission
 
 FULL_ISOLATION = isolation().namespaces and isolation().own_uid
 NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is permitted)"
@@ -274,3 +279,27 @@ def test_memory_written_to_files_in_memory_counts_against_the_limit(submission, 
     finally:  # without namespaces /dev/shm is the machine's
         for path in Path("/dev/shm").glob(f"{mark}-*"):
             path.unlink()
+
+
+def test_a_kit_module_that_cannot_be_imported_is_the_graders_fault(submission, monkeypatch):
+    """A probe module of the kit that fails to import (a package missing on the grading machine) stops the
+    worker's start, before any student code: a GraderFault with the cause, not a probe failure."""
+    copy = client._copy_worker_kit
+
+    def broken_kit(target):
+        copy(target)
+        (target / "autograder" / "graders" / "tp1_mlp" / "probes.py").write_text("import a_package_not_installed\n")
+
+    monkeypatch.setattr(client, "_copy_worker_kit", broken_kit)
+    with Worker(submission) as running, pytest.raises(GraderFault, match="a_package_not_installed"):
+        call(running, "add", a=[1.0], b=1)
+
+
+def test_missing_data_is_the_graders_fault(tmp_path):
+    """A data set missing on the grading machine: the check is a grader error that names it."""
+    check = "test_accuracy.py::test_fashion_mnist"
+    document = grade_one(Submission("s", samples.reference_copy("tp1_mlp", tmp_path / "s"), "tp1_mlp"),
+                         tmp_path / "out", Options(only=(check,), data=tmp_path / "no-data"))
+    (test,) = document["tests"]
+    assert test["extra_data"]["outcome"] == "error" and "FashionMNIST not found under" in test["output"], test
+    assert document["extra_data"]["grader_errors"] == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import importlib
 import json
 import os
@@ -293,6 +294,10 @@ def main(argv: list[str]) -> None:
 
     if not autograder.sandbox.probing.__file__.startswith(kit + os.sep):
         raise ImportError(f"the worker imported the kit from {autograder.sandbox.probing.__file__}, not {kit}")
+    # every probe module too, before any student code: a fault of the kit or its environment (an import
+    # error) stops the worker's start, the grader's error, never a probe's failure charged to the student
+    for probes in sorted(glob.glob(os.path.join(kit, "autograder", "graders", "*", "probes.py"))):
+        importlib.import_module(f"autograder.graders.{os.path.basename(os.path.dirname(probes))}.probes")
     sys.path.insert(0, submission)
     serve(submission, requests_fd, replies_fd)
 
