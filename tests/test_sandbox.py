@@ -273,7 +273,9 @@ def test_memory_written_to_files_in_memory_counts_against_the_limit(submission, 
     mark = f"fill-{uuid.uuid4().hex}"
     try:
         with Worker(submission, Limits(resident_mb=256)) as running:
-            assert "autograder-worker-" in call(running, "cgroups")
+            mine = [line.split(":") for line in call(running, "cgroups").splitlines() if "autograder-worker-" in line]
+            controllers = {name for _, names, _ in mine for name in names.split(",")}  # "" for cgroup v2
+            assert {"memory", "pids", "cpu"} <= controllers or "" in controllers, mine
             with pytest.raises(ProbeFailed, match="out of memory, over its limit of 256 MiB"):
                 call(running, "fill_memory", kind=kind, mark=mark)
     finally:  # without namespaces /dev/shm is the machine's
@@ -303,3 +305,11 @@ def test_missing_data_is_the_graders_fault(tmp_path):
     (test,) = document["tests"]
     assert test["extra_data"]["outcome"] == "error" and "FashionMNIST not found under" in test["output"], test
     assert document["extra_data"]["grader_errors"] == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uids of their own are for the workers of a grader running as root")
+def test_worker_uids_never_recur():
+    """Handed out from a counter of root's, not from the grader's pid: no worker inherits another's keys,
+    files or processes, whichever grader started it."""
+    uids = [client._new_uid() for _ in range(3)] + [Worker(Path(tempfile.gettempdir())).uid]
+    assert uids == sorted(set(uids)) and uids[0] >= UID_BASE
