@@ -38,8 +38,9 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import classroom, config, data, strip, studentkit
-from autograder.notebooks import NotebookError, code_cells, export_zip, otter_assign, otter_run, write_master
+from autograder import classroom, config, data, results, strip, studentkit
+from autograder.notebooks import NotebookError, write_master
+from autograder.otter_runs import code_cells, export_zip, otter_assign, otter_run
 from autograder.release import ReleaseError, template_files
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -310,11 +311,11 @@ def gradescope(assignment: str, root: Path) -> dict:
     comma-separated) restricts the checks: the kit's own tests use it. ``AUTOGRADER_DEADLINE`` (seconds after
     ``AUTOGRADER_STARTED``, the script's start time, or after now) is the grading deadline.
     """
+    from autograder.calibrate import reference_curves
     from autograder.grade import Options, grade_one
     from autograder.submissions import Submission
 
-    results = root / "results" / "results.json"
-    results.parent.mkdir(parents=True, exist_ok=True)
+    path = root / "results" / "results.json"
     folder = locate(root / "submission", assignment)
     if folder is None:
         modules = ", ".join(f"{m}.py" for m in config.load().assignment(assignment).modules)
@@ -323,9 +324,10 @@ def gradescope(assignment: str, root: Path) -> dict:
     else:
         only = tuple(c for c in os.environ.get("AUTOGRADER_ONLY", "").split(",") if c)
         with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as out:
-            document = grade_one(Submission("submission", folder, assignment), Path(out),
-                                 Options(tier="cpu", only=only, deadline=_deadline()))
-    results.write_text(json.dumps(document, indent=1))
+            record = grade_one(Submission("submission", folder, assignment), Path(out),
+                               Options(tier="cpu", only=only, deadline=_deadline()))
+        document = results.gradescope_view(record, reference_curves(assignment))
+    results.write(path, document)
     return document
 
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import bundle, config, notebooks, zygote
+from autograder import bundle, config, otter_runs, zygote
 from autograder.grade import Options, grade_one
 from autograder.submissions import Submission
 
@@ -32,11 +32,11 @@ def bench(assignment: str, tiny: bool, scratch: Path) -> None:
     (folder / f"{assignment}.ipynb").write_bytes((built / "student" / f"{assignment}.ipynb").read_bytes())
     for name in graded:
         (folder / name).write_bytes((config.ROOT / "solutions" / assignment / name).read_bytes())
-    export = notebooks.export_zip(folder, f"{assignment}.ipynb", graded, scratch / f"{assignment}.zip")
+    export = otter_runs.export_zip(folder, f"{assignment}.ipynb", graded, scratch / f"{assignment}.zip")
     (otter_zip,) = (built / "autograder").glob(f"{assignment}-otter.zip")
 
     started = time.perf_counter()
-    otter = notebooks.otter_run(otter_zip, export, timeout=1800, tiny=tiny)
+    otter = otter_runs.otter_run(otter_zip, export, timeout=1800, tiny=tiny)
     otter_seconds = time.perf_counter() - started
     otter_score, otter_max = bundle.otter_score(otter)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import bundle, config, data, notebooks, release, samples, studentkit
+from autograder import bundle, config, data, notebooks, otter_runs, release, samples, studentkit
 from autograder.grade import Options, grade_one
 from autograder.release import ReleaseError
 from autograder.submissions import Submission
@@ -50,7 +50,7 @@ def _export(tmp: Path, name: str, modules: dict[str, str], marker: Path) -> Path
     for relative, text in modules.items():
         (folder / relative).write_text(text, encoding="utf-8")
     (folder / ".OTTER_LOG").write_bytes(pickle.dumps(_Exploit(marker)))
-    return notebooks.export_zip(folder, f"{A}.ipynb", [*sorted(modules), ".OTTER_LOG"], tmp / f"{name}.zip")
+    return otter_runs.export_zip(folder, f"{A}.ipynb", [*sorted(modules), ".OTTER_LOG"], tmp / f"{name}.zip")
 
 
 def _reference_files() -> dict[str, str]:
@@ -120,7 +120,7 @@ def test_a_notebook_that_fails_stops_the_release(tmp_path, monkeypatch):
 def test_otter_run_on_the_blank_template_export_scores_zero(tmp_path):
     marker = tmp_path / "unpickled"
     export = _export(tmp_path, "template", release.template_files(A), marker)
-    results = notebooks.otter_run(built_bundle() / A / "autograder" / f"{A}-otter.zip", export, tiny=True)
+    results = otter_runs.otter_run(built_bundle() / A / "autograder" / f"{A}-otter.zip", export, tiny=True)
     score, max_score = bundle.otter_score(results)
     assert max_score > 0 and score == 0, results
     assert not marker.exists(), "otter unpickled the submission's .OTTER_LOG"

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, config, notebooks, results, written
+from autograder import cli, config, notebooks, otter_runs, results, written
 
 ASSIGNMENTS = [a for a in config.load().assignments if (notebooks.ASSIGNMENTS / a / "notebook.py").is_file()]
 ASSIGNMENT = "tp3_vit"  # the fewest written questions: the cheapest notebook to assign
@@ -71,7 +71,7 @@ def student_notebook(tmp_path_factory) -> Path:
     if os.environ.get("AUTOGRADER_TEST_BUNDLE") and built.is_file():
         return built
     folder = tmp_path_factory.mktemp("written-master")
-    _, student = notebooks.otter_assign(notebooks.write_master(ASSIGNMENT, folder), folder / "assigned")
+    _, student = otter_runs.otter_assign(notebooks.write_master(ASSIGNMENT, folder), folder / "assigned")
     return student / f"{ASSIGNMENT}.ipynb"
 
 
