@@ -5,7 +5,8 @@ the probe's plain-data value or raises :class:`ProbeFailed` with a message for t
 times out, crashes or breaks the protocol is killed with everything it started, and started afresh by
 the next call. The grader never imports student code.
 
-Isolation (what :func:`isolation` finds this machine allows, decided once per process):
+Isolation (what :func:`isolation` finds this machine allows, decided once per process; its level,
+"namespaces", "own uid" or "none", is in every results.json and the CLI's output):
 
 * Always: a worker of its own per submission, forked by the worker zygote (:class:`WorkerZygote`, a fresh
   ``python -I -B`` that has imported numpy and torch and nothing else, so a worker is ready in a fraction
@@ -13,7 +14,13 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
   file size, no core file), a scrubbed environment, a wall-clock timeout on every call, a temporary
   working copy of the submission, and beside it a copy of the worker-side part of the kit only
   (:data:`WORKER_FILES`: ``autograder/sandbox``, ``fastdata`` and each grader's ``probes.py``), which is
-  what the worker imports; ``no_new_privs`` (setuid programs gain nothing).
+  what the worker imports; ``no_new_privs`` (setuid programs gain nothing); a fresh anonymous session
+  keyring (no key of the grader's login); a seccomp filter refusing new namespaces, mounts, keyrings, eBPF,
+  ptrace and reading other processes, perf events, io_uring, modules (:data:`worker.SYSCALLS`). Where
+  this process may make cgroups (v1 or v2, as root), a cgroup of its own: ``Limits.resident_mb`` of
+  memory, what it writes to tmpfs and memfds included (an OOM kill is reported as out of memory), at
+  most ``Limits.processes`` tasks, the default CPU weight (its processes share one worker's CPU share);
+  elsewhere the rlimits alone bound it.
 * Namespaces, when permitted (as root; otherwise inside an unprivileged user namespace; probed once with
   ``unshare``): fresh mount, PID, network and IPC namespaces, the worker being PID 1 of its own. It sees
   only its own processes, has no network (a new network namespace whose loopback is down), and dies
@@ -24,17 +31,22 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
   copy. Everything else on the machine is absent: the kit and any other checkout of it, home folders,
   ``/srv``, ``/opt``, the grader's data. Inside what is kept, the kit, the installed package and the data
   sets (``/usr/share/datasets``, ``$AUTOGRADER_DATA``, ``hide=``) are covered by empty tmpfs.
-* A uid of its own, when the grader runs as root: the worker drops to it (no groups) after that setup,
-  so it can signal no other process, write nowhere but its copy and its scratch space, read nothing
-  private to root, and RLIMIT_NPROC counts its own processes only (a fork bomb starves nobody else).
-  ``close()`` kills every process of that uid, which also catches double-forked daemons when there is
-  no PID namespace.
+* A uid of its own, whenever the grader runs as root, one no worker had before (:func:`_new_uid`): the
+  worker drops to it (no groups) after that setup, so it can signal no other process, write nowhere but
+  its copy and its scratch space, read nothing private to root, and RLIMIT_NPROC counts its own
+  processes only (a fork bomb starves nobody else). ``close()`` kills every process of that uid, which
+  also catches double-forked daemons when there is no PID namespace.
 
-Fallbacks, when the OS refuses: without namespaces (e.g. a container under Docker's default seccomp
-profile) the network stays on and the kit and data stay readable by path, so keep the reference
-solutions out of reach of the grading user there (not world-readable, or not on that machine); without
-root, the worker runs as the grader's user and a process that leaves the worker's session can outlive
-it. Tests that need the full isolation skip on such machines and say why.
+Without namespaces (e.g. a container under Docker's default seccomp profile), as root ("own uid"): the
+network stays on and the worker sees the machine's files, so before the first worker the grader checks
+for real, as such a uid (:func:`require_private`), that it can read the interpreter and can neither read
+the kit's secrets (:func:`secret_paths`: solutions, graders, grading.yml, data) nor write the grader's
+copy of the submission or the output folder; otherwise every check is the grader's error, naming the
+paths and the ``chmod`` that fixes them (the Gradescope setup.sh runs it). Without namespaces and without
+root ("none"): the worker runs as the grader's user, a process that leaves its session can outlive it, and
+hidden checks are refused unless the staff pass ``--allow-unisolated`` (:mod:`autograder.plugin`). Tests
+that need the full isolation skip on such machines and say why; ``AUTOGRADER_NO_NAMESPACES=1`` in the
+grader's environment emulates a machine without namespaces.
 """
 
 from __future__ import annotations
@@ -389,7 +401,8 @@ def worker_zygote(adopt: WorkerZygote | None = None) -> WorkerZygote:
 class Worker:
     """The isolated worker of one submission (a fork of the worker zygote), restarted after any failure.
 
-    ``hide``: more paths the worker must not see (e.g. the grader's data root), with namespaces.
+    ``hide``: more paths the worker must not see (e.g. the grader's data root and grading.yml): covered
+    with namespaces, checked unreadable by the worker's uid without.
     """
 
     def __init__(self, submission: Path, limits: Limits = Limits(), hide: tuple[Path, ...] = ()):

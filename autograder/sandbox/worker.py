@@ -5,7 +5,9 @@ started by :mod:`autograder.sandbox.client` from a copy of the worker-side kit: 
 once (:data:`PRELOADED`), holds nothing else (no kit, no reference, no submission), and for each request
 forks a handler that enters fresh namespaces and forks the worker, pid 1 of its own pid namespace
 (:func:`serve_zygote`). Before any student code runs, :func:`confine` applies the client's plan (trusted
-code, still root inside the fresh namespaces): a root of its own, limits, its own uid. Student output
+code, still root inside the fresh namespaces): its cgroup, a root of its own, limits, its own uid, a fresh
+session keyring, no capability, no_new_privs and a seccomp filter (:data:`SYSCALLS`); then :func:`main`
+imports the kit's probe modules (a fault there is the worker's start failure, the grader's). Student output
 (fd 1 and 2) goes to a log file the client reads. Each request names a probe function inside the
 ``autograder`` package and its keyword arguments; the reply is plain data (see
 :mod:`autograder.sandbox.wire`) or an error message.
@@ -179,11 +181,12 @@ def _build_root(plan: dict) -> None:
 def confine(plan: dict) -> None:
     """Apply the client's plan; trusted code, run before any student code.
 
-    With namespaces (``plan["namespaces"]``: we are root in fresh mount/pid/net namespaces): build the
+    First, join the cgroups of ``plan["cgroups"]`` (their ``cgroup.procs``; none where the client could make
+    none). With namespaces (``plan["namespaces"]``: we are root in fresh mount/pid/net namespaces): build the
     worker's root on an empty tmpfs at ``plan["root"]`` (:func:`_build_root`) and move into it for good.
     With ``plan["uid"]``: hand the box to that uid and switch to it. Always: the rlimits of
     ``plan["rlimits"]`` (set while still privileged, so they cannot be raised again), no capability left,
-    and no_new_privs.
+    a fresh session keyring, no_new_privs, and the seccomp filter of :func:`seccomp_program`.
     """
     box, uid = plan["box"], plan["uid"]
     for procs in plan["cgroups"]:  # the worker's own cgroup (memory, processes, CPU weight), for all it starts
