@@ -82,6 +82,24 @@ def likely_cause(before: dict, grads: dict, got: list[dict], lr: float, momentum
     return "the first step is not a multiple of the gradient"
 
 
+def adam_cause(before: dict, grads: dict, got: list[dict], lr: float) -> str:
+    """What the first steps look like, in words, when they differ from Adam(lr)."""
+    names = list(before)
+    p0, g = _flat(before, names), _flat(grads, names)
+    p1, want1 = _flat(got[0], names), _flat(adam_trajectory(before, grads, lr, steps=1)[0], names)
+    decay = float(np.dot(want1 - p1, p0) / np.dot(p0, p0)) / lr  # AdamW: p0 (1 - lr wd) - Adam's step
+    decoupled = adam_trajectory(before, grads, lr, decoupled_weight_decay=decay, steps=1)[0]
+    if decay > 0 and np.allclose(p1, _flat(decoupled, names), rtol=1e-9, atol=1e-12):
+        return f"decoupled weight decay {decay:.3g} (AdamW), expected torch.optim.Adam without weight decay"
+    step = np.abs(p1 - p0)[g != 0]
+    if not np.allclose(step, step.max(), rtol=1e-2):
+        return "the first step is not lr · sign(gradient) (every entry moved by lr): not Adam"
+    if not np.isclose(step.max(), lr, rtol=1e-2):
+        return f"every entry moved by {step.max():.3g} in the first step: learning rate {step.max():.3g}, expected {lr:g}"
+    return ("Adam-like steps with other settings: weight decay added to the gradients (weight_decay=...), other "
+            "betas or eps? Expected the defaults")
+
+
 def assert_trajectory(got, want: list[dict], before: dict, where: str, cause=None, rtol: float = 1e-6,
                       atol: float = 1e-9) -> None:
     """``got`` (the parameters after each step) equals ``want``; ``cause(got)`` explains a difference."""

@@ -242,6 +242,18 @@ def adam_training(state: dict, train_data, test_data, **kwargs) -> tuple[dict, d
     return _state(model), history
 
 
+def timm_logits(config: dict, state: dict, x: np.ndarray) -> np.ndarray | str:
+    """Logits (float64, eval mode) on ``x`` of the reference ``make_timm_vit(**config)`` holding ``state``, or
+    why ``state`` does not fit it."""
+    model = timm_vit.make_timm_vit(**config).double().eval()
+    try:
+        model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    except RuntimeError as error:
+        return " ".join(str(error).split())[:300]
+    with torch.no_grad():
+        return model(torch.tensor(x)).numpy()
+
+
 def default_vit_error(shape) -> str:
     """The error of the default timm ViT on a batch of ``shape``, as the reference reports it."""
     return timm_vit.default_vit_error(shape)

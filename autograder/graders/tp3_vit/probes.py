@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import numpy as np
 import torch
 from torch import nn
 
-from autograder.sandbox.probing import StudentError, call, summarize_model, tensor
+from autograder.sandbox.probing import (StudentError, call, describe_class, optimizer_trajectory,
+                                        student_module, summarize_model, tensor)
 
 IMG = 28
 
@@ -190,12 +192,11 @@ def token_parameters(config: dict, x: np.ndarray, labels: np.ndarray):
     one backward pass of the cross-entropy."""
     where = "vit.ViT"
     model = _vit(config).train()
-    registered = {id(p) for p in model.parameters()}
+    registered = {id(p): name for name, p in model.named_parameters()}
     report = {}
     for name in ("cls_token", "pos_embed"):
         value = _attribute(model, name, where)
-        report[name] = {"type": type(value).__name__, "is_parameter": isinstance(value, nn.Parameter),
-                        "registered": id(value) in registered,
+        report[name] = {"classes": describe_class(value), "registered_as": registered.get(id(value)),
                         "shape": list(value.shape) if isinstance(value, torch.Tensor) else None}
     logits = model(torch.tensor(x))
     tensor(logits, f"{where}.forward(x)", ndim=2)
@@ -232,12 +233,10 @@ def _offline() -> None:
 
 
 def timm_models(configs: list[dict], batch: int):
-    """For each keyword set: class, whether it is timm's VisionTransformer, output shape for a
-    (batch, in_chans, 28, 28) input, parameter count, and whether two builds under different seeds
-    differ (random initialisation, not loaded weights)."""
+    """For each keyword set: the model's classes, output shape for a (batch, in_chans, 28, 28) input,
+    parameter count, and the sum of each parameter of two builds under different seeds (random
+    initialisation, not loaded weights, when they differ)."""
     _offline()
-    from timm.models.vision_transformer import VisionTransformer
-
     reports = []
     for config in configs:
         where = f"timm_vit.make_timm_vit({', '.join(f'{k}={v}' for k, v in config.items())})"
@@ -252,16 +251,22 @@ def timm_models(configs: list[dict], batch: int):
         except Exception as error:  # noqa: BLE001 - the failure inside timm is the student's feedback
             raise StudentError(f"{where}: the model fails on a ({batch}, 1, 28, 28) batch: "
                                f"{type(error).__name__}: {str(error)[:300]}") from None
-        first = [p.detach() for p in builds[0].parameters()]
-        second = [p.detach() for p in builds[1].parameters()]
-        same = len(first) == len(second) and all(a.shape == b.shape and torch.equal(a, b)
-                                                 for a, b in zip(first, second))
-        reports.append({"type": f"{type(model).__module__}.{type(model).__name__}",
-                        "is_vision_transformer": isinstance(model, VisionTransformer),
+        reports.append({"classes": describe_class(model),
                         "output_shape": list(tensor(logits, f"{where}(x)").shape),
                         "total_params": sum(p.numel() for p in model.parameters()),
-                        "identical_across_seeds": bool(same)})
+                        "weight_sums": [[float(p.detach().double().sum()) for p in build.parameters()]
+                                        for build in builds]})
     return reports
+
+
+def timm_forward(config: dict, x: np.ndarray):
+    """``timm_vit.make_timm_vit(**config)`` in eval mode: its state dict and its logits on ``x``."""
+    _offline()
+    model = _build("timm_vit", "make_timm_vit", **config).double().eval()
+    with torch.no_grad():
+        logits = model(torch.tensor(x))
+    return {"state": {k: tensor(v, k) for k, v in model.state_dict().items()},
+            "logits": tensor(logits, "timm_vit.make_timm_vit(...)(x)")}
 
 
 def default_errors(shapes: list[list[int]]):
@@ -270,8 +275,7 @@ def default_errors(shapes: list[list[int]]):
     out = []
     for shape in shapes:
         value = call("timm_vit", "default_vit_error", tuple(shape))
-        out.append({"is_str": isinstance(value, str), "value": value if isinstance(value, str) else
-                    type(value).__name__})
+        out.append({"classes": describe_class(value), "value": value if isinstance(value, str) else None})
     return out
 
 
@@ -302,6 +306,37 @@ def train_steps(state: dict, images: np.ndarray, labels: np.ndarray, lr: float, 
                         "correct": correct if isinstance(correct, (int, float)) else repr(type(correct).__name__),
                         "state": {k: tensor(v, k) for k, v in model.state_dict().items()}})
     return reports
+
+
+def train_optimizer(images: np.ndarray, labels: np.ndarray, lr: float, start: dict, grads: dict, steps: int = 3):
+    """The optimizer ``train.train(..., lr=lr)`` hands to ``train_step`` (a spy on one epoch of one batch of the
+    grader's Flatten → Linear model), rebuilt with its class and settings on float64 parameters ``start``:
+    their values after each of ``steps`` steps with the gradients fixed to ``grads`` (plain data)."""
+    module = student_module("train")
+    seen, train_step = [], getattr(module, "train_step", None)
+
+    def spied(model, optimizer, *args, **kwargs):
+        seen.append(optimizer)
+        return train_step(model, optimizer, *args, **kwargs)
+
+    module.train_step = spied
+    try:
+        call("train", "train", _tiny_classifier(IMG * IMG, 10), (torch.tensor(images), torch.tensor(labels)),
+             (torch.tensor(images), torch.tensor(labels)), epochs=1, batch_size=len(labels), lr=lr, device="cpu",
+             seed=0, quiet=True)
+    finally:
+        module.train_step = train_step
+    if not seen or not isinstance(seen[0], torch.optim.Optimizer):
+        raise StudentError("train.train should hand a torch.optim optimizer to train_step(model, optimizer, images, "
+                           "labels) for every batch")
+    params = {name: nn.Parameter(torch.tensor(value)) for name, value in start.items()}
+    accepted = inspect.signature(type(seen[0])).parameters
+    try:
+        rebuilt = type(seen[0])(list(params.values()), **{k: v for k, v in seen[0].defaults.items() if k in accepted})
+    except (TypeError, ValueError) as error:
+        raise StudentError(f"train.train's optimizer ({type(seen[0]).__name__}) cannot be rebuilt from its settings "
+                           f"({error}); use a torch.optim optimizer") from None
+    return optimizer_trajectory(rebuilt, params, grads, steps)
 
 
 def _history(history, where: str, epochs: int) -> dict:

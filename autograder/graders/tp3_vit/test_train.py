@@ -8,6 +8,7 @@ import torch
 from autograder import data as datasets
 from autograder.checks import CheckFailed
 from autograder.checks.accuracy import assert_accuracy, load_trained, predict
+from autograder.checks.steps import adam_cause, adam_trajectory, assert_trajectory
 from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp3_vit import _reference as ref
 
@@ -57,6 +58,20 @@ def test_train_adam(probe, rng):
             raise CheckFailed(f"{where}: history[{key!r}] = {np.round(got['history'][key], 4).tolist()}, expected "
                               f"{np.round(values, 4).tolist()} (train_step must return the batch's mean loss and "
                               "its number of correct predictions)")
+
+
+def test_train_optimizer_is_adam(probe, rng):
+    """The optimizer train.train hands to train_step, rebuilt by its class and settings, takes Adam(lr)'s
+    steps with fixed gradients (AdamW, weight decay, another lr or SGD show in the values)."""
+    n = 8
+    images, labels = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n)
+    lr = float(np.round(rng.uniform(5e-4, 3e-3), 5))
+    start = {"weight": rng.normal(0, 1, (3, 4)), "bias": rng.normal(0, 1, 3)}
+    grads = {name: rng.normal(0, 1e-3, np.shape(value)) for name, value in start.items()}
+    got = probe("train_optimizer", images=images, labels=labels, lr=lr, start=start, grads=grads, steps=3)
+    assert_trajectory(got, adam_trajectory(start, grads, lr, steps=3), start,
+                      f"train.train(..., lr={lr})'s optimizer (expected torch.optim.Adam(model.parameters(), lr={lr}))",
+                      cause=lambda steps: adam_cause(start, grads, steps, lr), rtol=1e-10, atol=1e-12)
 
 
 def _accuracy_check(probe, check, seed, rng, record, root, name: str) -> None:

@@ -97,11 +97,12 @@ def test_cls_token_and_pos_embed(probe, rng):
     where = f"vit.ViT(patch_size={patch_size}, embed_dim={dim})"
     for name, shape in (("cls_token", [1, 1, dim]), ("pos_embed", [1, n + 1, dim])):
         report = got[name]
-        if not report["is_parameter"]:
-            raise CheckFailed(f"{where}.{name} is a {report['type']}, expected an nn.Parameter of shape {tuple(shape)}")
+        if "torch.nn.parameter.Parameter" not in report["classes"]:
+            raise CheckFailed(f"{where}.{name} is a {report['classes'][0]}, expected an nn.Parameter of shape "
+                              f"{tuple(shape)}")
         if report["shape"] != shape:
             raise CheckFailed(f"{where}.{name} has shape {tuple(report['shape'])}, expected {tuple(shape)}")
-        if not report["registered"]:
+        if report["registered_as"] != name:
             raise CheckFailed(f"{where}.{name} is not among model.parameters() (assign it to self.{name})")
         if not report["grad_norm"]:
             raise CheckFailed(f"{where}.{name} receives no gradient from the loss: it is not used in forward "
