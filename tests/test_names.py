@@ -1,5 +1,6 @@
-"""The reference scores full marks on every cheap (non-training) check under many submission names: the
-seeds ``autograder grade`` derives from each name draw well-posed inputs. In process (``tests.inprocess``),
+"""The reference scores full marks on every cheap (non-training) check under many submission names and
+grading keys: the seeds ``autograder grade`` derives from each name, with the private draws of each key,
+give well-posed inputs. In process (``tests.inprocess``),
 so that thousands of names stay affordable: ``AUTOGRADER_NAMES`` names per check (3 by default, to keep
 the suite fast; ``AUTOGRADER_NAMES=1000`` for the release figures). Checks that draw nothing (no ``rng`` or
 ``seed`` fixture) are the same under every name and are left out."""
@@ -38,7 +39,7 @@ def test_reference_passes_under_every_name(assignment, check_id):
     failed = {}
     for index in range(NAMES):
         name = f"student-{index:04d}"
-        message = runner.run(check_id, seed_of(base, name, check_id))
+        message = runner.run(check_id, seed_of(base, name, check_id), key=f"key-{index:04d}")
         if message:
             failed[name] = message
     margin = runner.margins.get(check_id)
