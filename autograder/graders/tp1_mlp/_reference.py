@@ -57,6 +57,17 @@ def sgd_steps(params: dict, X: np.ndarray, Y: np.ndarray, eta: float, steps: int
     return history
 
 
+def step_losses(problem: dict, expected: list[dict]) -> list[float]:
+    """The batch loss before each step: on the initial parameters, then on those after each step but the last."""
+    return [loss(params, problem["X"], problem["Y"]) for params in [problem["params"], *expected[:-1]]]
+
+
+def init_draws(nx: int, nh: int, ny: int, seed: int) -> dict[str, np.ndarray]:
+    """The reference ``manual.init_params`` drawing from ``torch.Generator().manual_seed(seed)``."""
+    drawn = manual.init_params(nx, nh, ny, generator=torch.Generator().manual_seed(seed))
+    return {k: v.numpy() for k, v in drawn.items()}
+
+
 def sequential_state(params: dict) -> dict[str, np.ndarray]:
     """The manual parameters as the state dict of Sequential(Linear, Tanh, Linear)."""
     return {"0.weight": params["Wh"], "0.bias": params["bh"], "2.weight": params["Wy"], "2.bias": params["by"]}

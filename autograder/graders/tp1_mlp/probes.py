@@ -68,13 +68,29 @@ def _leaf_report(params: dict[str, torch.Tensor]) -> dict:
                    "requires_grad": bool(p.requires_grad)} for name, p in params.items()}
 
 
+def _returned(value) -> float | str:
+    """A step's returned loss as a float (a number or a one-element tensor), else its type name."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+
+
+def autograd_init(nx: int, nh: int, ny: int, seed: int):
+    """``autograd_mlp.init_params`` drawing from ``torch.Generator().manual_seed(seed)``: values and autograd
+    state of each tensor."""
+    params = call("autograd_mlp", "init_params", nx, nh, ny, generator=torch.Generator().manual_seed(seed))
+    if not isinstance(params, dict):
+        raise StudentError(f"autograd_mlp.init_params should return a dict of tensors, got {type(params).__name__}")
+    return _leaf_report({name: params[name] for name in PARAMS if name in params})
+
+
 def autograd_steps(params, X, Y, eta, steps: int = 2):
     """Run ``autograd_mlp.train_step`` ``steps`` times on the same batch; report after each step."""
     student_params = _tensors(params, requires_grad=True)
     reports = []
     for _ in range(steps):
-        call("autograd_mlp", "train_step", student_params, torch.tensor(X), torch.tensor(Y), eta)
-        reports.append(_leaf_report(student_params))
+        loss = call("autograd_mlp", "train_step", student_params, torch.tensor(X), torch.tensor(Y), eta)
+        reports.append({**_leaf_report(student_params), "returned": _returned(loss)})
     return reports
 
 
@@ -111,8 +127,8 @@ def nn_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
     loss_fn = call("nn_mlp", "make_loss")
     reports = []
     for _ in range(steps):
-        call("nn_mlp", "train_step", model, loss_fn, torch.tensor(X), torch.tensor(y), eta)
-        reports.append(_leaf_report(dict(model.named_parameters())))
+        loss = call("nn_mlp", "train_step", model, loss_fn, torch.tensor(X), torch.tensor(y), eta)
+        reports.append({**_leaf_report(dict(model.named_parameters())), "returned": _returned(loss)})
     return reports
 
 
@@ -133,8 +149,8 @@ def optim_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
     optimizer = call("optim_mlp", "make_optimizer", model, eta)
     reports = []
     for _ in range(steps):
-        call("optim_mlp", "train_step", model, loss_fn, optimizer, torch.tensor(X), torch.tensor(y))
-        reports.append(_leaf_report(dict(model.named_parameters())))
+        loss = call("optim_mlp", "train_step", model, loss_fn, optimizer, torch.tensor(X), torch.tensor(y))
+        reports.append({**_leaf_report(dict(model.named_parameters())), "returned": _returned(loss)})
     return reports
 
 

@@ -21,6 +21,11 @@ def test_init_params(probe, rng):
     if not 0.27 <= weights.std() <= 0.33 or abs(weights.mean()) > 0.03:
         raise CheckFailed(f"manual.init_params: weights have mean {weights.mean():.3f} and std "
                           f"{weights.std():.3f}; expected a normal law with mean 0 and std 0.3")
+    for name in ("bh", "by"):  # 40 to 59 draws each: bounds 5 sigmas away for N(0, 0.3²)
+        bias = params[name]
+        if not 0.13 <= bias.std() <= 0.47 or abs(bias.mean()) > 0.24:
+            raise CheckFailed(f"manual.init_params: {name} has mean {bias.mean():.3f} and std {bias.std():.3f}; "
+                              "expected N(0, 0.3²) like the weights")
 
 
 def test_forward(probe, rng):

@@ -10,11 +10,18 @@ from autograder.graders.tp1_mlp import _reference as ref
 from autograder.sandbox.probing import summarize_model
 
 
-def _assert_steps(reports, expected, where: str, names: dict[str, str]) -> None:
-    """Each step's parameters equal the reference (so gradients were zeroed between steps) and stay leaves."""
+def _assert_steps(reports, expected, where: str, names: dict[str, str], losses: list[float]) -> None:
+    """Each step returns the batch loss before its update (``losses``), its parameters equal the reference
+    (so gradients were zeroed between steps) and stay leaves."""
     if not isinstance(reports, list) or len(reports) != len(expected):
         raise CheckFailed(f"{where}: could not observe {len(expected)} steps")
-    for step, (report, want) in enumerate(zip(reports, expected), start=1):
+    for step, (report, want, loss) in enumerate(zip(reports, expected, losses), start=1):
+        returned = expect_number(report["returned"], f"{where}'s returned loss (step {step})")
+        if not np.isclose(returned, loss, rtol=1e-6):
+            after = " (the loss after the update?)" if step < len(losses) and np.isclose(returned, losses[step],
+                                                                                          rtol=1e-6) else ""
+            raise CheckFailed(f"{where}: step {step} returns {returned:.6g}, expected the batch loss before the "
+                              f"update, {loss:.6g}{after}")
         for ref_name, name in names.items():
             state = report.get(name)
             if state is None:
@@ -31,8 +38,26 @@ def test_autograd_two_steps(probe, rng):
     problem = ref.random_problem(rng)
     eta = float(rng.uniform(0.05, 0.5))
     reports = probe("autograd_steps", params=problem["params"], X=problem["X"], Y=problem["Y"], eta=eta)
-    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=2)
-    _assert_steps(reports, expected, "autograd_mlp.train_step", {k: k for k in ref.PARAMS})
+    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=3)
+    _assert_steps(reports, expected[:2], "autograd_mlp.train_step", {k: k for k in ref.PARAMS},
+                  ref.step_losses(problem, expected))
+
+
+def test_autograd_init_params(probe, rng):
+    """autograd_mlp.init_params: manual.init_params's draws for the same generator, as leaves requiring grad."""
+    nx, nh, ny = (int(v) for v in rng.integers(3, 30, size=3))
+    seed = int(rng.integers(2**31))
+    got = probe("autograd_init", nx=nx, nh=nh, ny=ny, seed=seed)
+    where = "autograd_mlp.init_params"
+    for name, value in ref.init_draws(nx, nh, ny, seed).items():
+        state = got.get(name)
+        if state is None:
+            raise CheckFailed(f"{where}: key {name!r} missing (expected {list(ref.PARAMS)})")
+        if not state["is_leaf"] or not state["requires_grad"]:
+            raise CheckFailed(f"{where}()[{name!r}] should be a leaf tensor with requires_grad=True (call "
+                              ".requires_grad_() on the drawn tensor)")
+        assert_close(state["value"], value, f"{where}()[{name!r}] (the draws of manual.init_params for the same "
+                     "generator: N(0, 0.3²) for every tensor, biases included)", rtol=1e-6, atol=1e-7)
 
 
 def test_nn_model_structure(probe, rng):
@@ -64,9 +89,9 @@ def test_nn_two_steps(probe, rng):
     eta = float(rng.uniform(0.05, 0.5))
     reports = probe("nn_steps", state=ref.sequential_state(problem["params"]), X=problem["X"],
                     y=problem["labels"], eta=eta, nx=problem["nx"], nh=problem["nh"], ny=problem["ny"])
-    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=2)
+    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=3)
     names = {"Wh": "0.weight", "bh": "0.bias", "Wy": "2.weight", "by": "2.bias"}
-    _assert_steps(reports, expected, "nn_mlp.train_step", names)
+    _assert_steps(reports, expected[:2], "nn_mlp.train_step", names, ref.step_losses(problem, expected))
 
 
 def test_optimizer_settings(probe, rng):
@@ -87,6 +112,6 @@ def test_optim_two_steps(probe, rng):
     eta = float(rng.uniform(0.05, 0.5))
     reports = probe("optim_steps", state=ref.sequential_state(problem["params"]), X=problem["X"],
                     y=problem["labels"], eta=eta, nx=problem["nx"], nh=problem["nh"], ny=problem["ny"])
-    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=2)
+    expected = ref.sgd_steps(problem["params"], problem["X"], problem["Y"], eta, steps=3)
     names = {"Wh": "0.weight", "bh": "0.bias", "Wy": "2.weight", "by": "2.bias"}
-    _assert_steps(reports, expected, "optim_mlp.train_step", names)
+    _assert_steps(reports, expected[:2], "optim_mlp.train_step", names, ref.step_losses(problem, expected))
