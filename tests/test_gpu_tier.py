@@ -21,7 +21,12 @@ TINY = {
     ("tp3_vit", "test_train.py::test_mnist"): (
         {"n_train": 3000, "n_monitor": 200, "n_test": 800, "epochs": 2, "batch_size": 128, "lr": 0.001,
          "model": {"patch_size": 14, "embed_dim": 32, "nb_blocks": 1, "num_heads": 4}, "device": "cpu"}, 0.55),
+    ("tp3_vit", "test_timm.py::test_finetune_mnist[scratch]"): (  # timm's tiny test ViT, 2 steps: the path, not
+        {"n_train": 128, "n_monitor": 32, "n_test": 64, "epochs": 1, "batch_size": 64, "lr": 0.0005,  # the learning
+         "model_name": "test_vit", "device": "cpu"}, 0.0),
 }
+#: gpu checks that need a download: the same tiny budget, run offline (HF_HUB_OFFLINE=1) to see them skipped
+OFFLINE = {("tp3_vit", "test_timm.py::test_finetune_mnist[imagenet]"): TINY["tp3_vit", "test_timm.py::test_finetune_mnist[scratch]"]}
 
 
 def write_idx(path, array: np.ndarray) -> None:
@@ -46,7 +51,7 @@ def mnist_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_grading(tmp_path_factory):
     raw = yaml.safe_load((config.ROOT / "grading.yml").read_text())
-    for (assignment, check_id), (budget, threshold) in TINY.items():
+    for (assignment, check_id), (budget, threshold) in {**TINY, **OFFLINE}.items():
         entry = next(c for c in raw["assignments"][assignment]["checks"] if c["id"] == check_id)
         entry.update(budget=budget, threshold=threshold, timeout=300)
     path = tmp_path_factory.mktemp("grading") / "grading.yml"
@@ -76,6 +81,18 @@ def test_gpu_check_is_skipped_with_a_reason_without_cuda_or_data(tmp_path):
     test = document["tests"][0]
     assert test["status"] == "failed" and test["score"] == 0
     assert test["output"].startswith("skipped: gpu tier:")
+
+
+def test_pretrained_finetuning_is_skipped_with_the_reason_offline(mnist_root, tiny_grading, tmp_path, monkeypatch):
+    """The fine-tuning from ImageNet weights (0 points) where they cannot be downloaded: skipped, reason given."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (assignment, check_id), = OFFLINE
+    folder = samples.reference_copy(assignment, tmp_path / "reference")
+    options = Options(tier="gpu", only=(check_id,), data=mnist_root, grading_path=tiny_grading)
+    document = grade_one(Submission("reference", folder, assignment), tmp_path / "out", options)
+    test = document["tests"][0]
+    assert test["output"].startswith("skipped: gpu tier: the ImageNet weights") and "HF_HUB_OFFLINE=1" in test["output"]
+    assert test["score"] == 0 and test["max_score"] == 0
 
 
 CIFAR_PROBES = [("tp2_cnn", "test_accuracy.py::test_cifar10[baseline]", "config"),

@@ -113,6 +113,26 @@ history_timm = train.train(timm_model, train_split, test_split, epochs=budget(2,
 print(f"timm ViT: test accuracy {history_timm['test_acc'][-1]:.1%}")
 ''')
 
+FINETUNE = Code('''
+PRETRAINED = False  # True where this machine has internet: timm downloads the ImageNet weights (about 20 MB)
+finetuned = {}
+for label, pretrained in (("from scratch", False), ("from ImageNet weights", True)):
+    if pretrained and not PRETRAINED:
+        print("skipped: the fine-tuning from ImageNet weights (set PRETRAINED = True where you have internet)")
+        continue
+    torch.manual_seed(SEED)
+    model = timm_vit.make_finetune_vit(pretrained=pretrained)
+    finetuned[label] = train.train(model, train_split, test_split, epochs=budget(2, 1), batch_size=128, lr=5e-4,
+                                   device=DEVICE, seed=SEED, quiet=True)
+    print(f"timm ViT-Tiny {label}: test accuracy {finetuned[label]['test_acc'][-1]:.1%} on {name}")
+fig, ax = plt.subplots(figsize=(6, 4))
+for label, history in finetuned.items():
+    ax.plot(range(1, len(history["test_acc"]) + 1), history["test_acc"], marker="o", label=label)
+ax.set(xlabel="epoch", ylabel="test accuracy")
+ax.legend()
+plt.show()
+''')
+
 
 def build():
     return handout("tp3_vit", SETUP, {
@@ -123,5 +143,8 @@ def build():
         "Numeric answers (in `answers.yml`; 28": [VIT, Checks("vit", "test_vit.py::*", "Checks of vit.py")],
         "before:(written answer) Compare your curves": [TRAINING, Checks("train", "test_train.py::*",
                                                                          "Checks of train.py")],
-        "**Question 8** (`timm_vit.py`": [TIMM, Checks("timm", "test_timm.py::*", "Checks of timm_vit.py")],
+        "**Question 8** (`timm_vit.py`": [TIMM, Checks(
+            "timm", ["test_timm.py::test_timm_model", "test_timm.py::test_default_vit_error"], "Checks of timm_vit.py")],
+        "**Question 8-b/c**": [FINETUNE, Checks("finetune", "test_timm.py::test_finetune*",
+                                                 "Checks of make_finetune_vit")],
     })

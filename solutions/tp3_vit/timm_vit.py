@@ -1,4 +1,4 @@
-"""Question 8: larger transformers with ``timm`` (never with pre-trained weights here: nothing is downloaded).
+"""Question 8: larger transformers with ``timm``, randomly initialised or fine-tuned from ImageNet weights.
 
 A default timm ViT expects RGB ``224 × 224`` images cut into ``16 × 16`` patches (a fixed ``14 × 14`` grid,
 hence a fixed number of positional embeddings), so an MNIST-sized ``(B, 1, 28, 28)`` tensor is refused.
@@ -50,4 +50,18 @@ def make_timm_vit(img_size: int = 28, patch_size: int = 7, in_chans: int = 1, nu
     return VisionTransformer(img_size=img_size, patch_size=patch_size, in_chans=in_chans,
                              num_classes=num_classes, embed_dim=embed_dim, depth=depth,
                              num_heads=num_heads, mlp_ratio=mlp_ratio)
+    # END SOLUTION
+
+
+def make_finetune_vit(pretrained: bool = False, model_name: str = DEFAULT_TIMM_MODEL) -> nn.Module:
+    """Questions 8-b/c: the ViT registered as ``model_name`` in timm, made for MNIST to fine-tune with
+    ``train.train``: (B, 1, 28, 28) → logits (B, 10), cut into patches of side 4 (a 7 × 7 grid of tokens).
+    With ImageNet weights when asked (downloaded: needs internet; the library adapts them to these
+    settings), randomly initialised otherwise.
+    """
+    # BEGIN SOLUTION: one call of the library's model factory with the MNIST settings above
+    import timm
+
+    return timm.create_model(model_name, pretrained=pretrained, num_classes=10, in_chans=1, img_size=28,
+                             patch_size=4)
     # END SOLUTION

@@ -7,7 +7,6 @@ from autograder.checks import CheckFailed
 from autograder.checks.figures import shown_images
 from autograder.graders.recvis_a2 import _reference as ref
 
-
 #: One unit of an 8-bit image: uint8 images (divided by 255) pass as well as float ones.
 TOLERANCE = 1.01 / 255
 #: conv1 of Task 3.2: 16 feature maps of 5 x 5 filters on the 3 colour channels.

@@ -257,3 +257,34 @@ def timm_logits(config: dict, state: dict, x: np.ndarray) -> np.ndarray | str:
 def default_vit_error(shape) -> str:
     """The error of the default timm ViT on a batch of ``shape``, as the reference reports it."""
     return timm_vit.default_vit_error(shape)
+
+
+def finetune_summary(batch: int) -> dict:
+    """Output shape, parameter count and embedding shapes of the reference ``make_finetune_vit()`` for a
+    (batch, 1, 28, 28) input (questions 8-b/c)."""
+    model = timm_vit.make_finetune_vit().eval()
+    with torch.no_grad():
+        output = model(torch.zeros(batch, 1, IMG, IMG))
+    return {"output_shape": list(output.shape), "total_params": sum(p.numel() for p in model.parameters()),
+            "patch_embed": list(model.patch_embed.proj.weight.shape), "pos_embed": list(model.pos_embed.shape)}
+
+
+def imagenet_weights(model_name: str) -> tuple[dict | None, str]:
+    """The state of ``make_finetune_vit(pretrained=True, model_name=model_name)`` (timm's ImageNet weights adapted to MNIST) as
+    arrays, downloaded here, in the grader (the worker has no network); ``(None, reason)`` when they cannot
+    be had: ``HF_HUB_OFFLINE=1``, huggingface.co unreachable (checked in 5 s, before the hub's own retries),
+    or a failed download."""
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None, "HF_HUB_OFFLINE=1"
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=5).close()
+    except OSError as error:
+        return None, f"huggingface.co unreachable: {error}"
+    try:
+        model = timm_vit.make_finetune_vit(pretrained=True, model_name=model_name)
+    except Exception as error:  # noqa: BLE001 - any download or conversion failure is the reason to skip
+        return None, f"download failed: {type(error).__name__}: {str(error)[:300]}"
+    return {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()}, ""

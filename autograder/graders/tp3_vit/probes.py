@@ -380,3 +380,40 @@ def train(model: dict, train_X, train_Y, test_X, test_Y, budget: dict, train_see
                    batch_size=budget["batch_size"], lr=budget["lr"], device=device, seed=train_seed, quiet=True)
     return {"state": {str(k): tensor(v, f"vit.ViT's {k}") for k, v in vit.state_dict().items()},
             "history": _history(history, where, budget["epochs"])}
+
+
+def finetune_model(batch: int):
+    """The student's ``timm_vit.make_finetune_vit()`` (random init): output shape for a (batch, 1, 28, 28)
+    input, parameter count and the shapes of its patch and position embeddings."""
+    _offline()
+    where = "timm_vit.make_finetune_vit()"
+    model = _build("timm_vit", "make_finetune_vit").eval()
+    logits = _run(model, np.zeros((batch, 1, IMG, IMG), dtype=np.float32), f"{where}(x)", ndim=2)
+    shapes = {}
+    for name, attribute in (("patch_embed", "patch_embed.proj.weight"), ("pos_embed", "pos_embed")):
+        value = model.state_dict().get(attribute)
+        shapes[name] = list(value.shape) if isinstance(value, torch.Tensor) else None
+    return {"output_shape": list(logits.shape), "total_params": sum(p.numel() for p in model.parameters()), **shapes}
+
+
+def finetune(model_name: str, state: dict | None, train_X, train_Y, test_X, test_Y, budget: dict, train_seed: int):
+    """Questions 8-b/c: the student's ``timm_vit.make_finetune_vit(pretrained=False, model_name=model_name)`` holding ``state`` when
+    given (the ImageNet weights, downloaded by the grader: the worker has no network), trained with the
+    student's ``train.train``; returns its trained ``state_dict`` and the history."""
+    _offline()
+    where = f"timm_vit.make_finetune_vit(pretrained=False, model_name={model_name!r})"
+    torch.manual_seed(train_seed)
+    model = _build("timm_vit", "make_finetune_vit", pretrained=False, model_name=model_name)
+    if state is not None:
+        own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        wrong = sorted(set(own) ^ set(state)) + [k for k in state if k in own and own[k] != tuple(np.shape(state[k]))]
+        if wrong:
+            raise StudentError(f"{where}: the ImageNet weights adapted by timm do not fit the model ({', '.join(wrong[:4])}): "
+                               "build it with the same timm.create_model settings as with pretrained=True")
+        model.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in state.items()})
+    history = call("train", "train", model, (torch.tensor(train_X), torch.tensor(train_Y)),
+                   (torch.tensor(test_X), torch.tensor(test_Y)), epochs=budget["epochs"],
+                   batch_size=budget["batch_size"], lr=budget["lr"], device=budget.get("device", "cpu"),
+                   seed=train_seed, quiet=True)
+    return {"state": {str(k): tensor(v, f"{where}'s {k}") for k, v in model.state_dict().items()},
+            "history": _history(history, "train.train", budget["epochs"])}
