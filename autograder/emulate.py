@@ -98,23 +98,23 @@ class Cgroup:
         return int(control.get("oom_kill", 0)) > 0
 
     def close(self) -> None:
-        """Kill what is left in it and remove it."""
+        """Kill what is left in it and remove it (its processes may take a while to exit, e.g. a fork bomb's
+        hundreds on a busy machine: killed again until the folder can be removed, for up to 30 s)."""
+        deadline = time.monotonic() + 30
         for folder in reversed(self.folders):
-            for _ in range(50):
-                pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
-                if not pids:
-                    break
-                for pid in pids:
+            while True:
+                for pid in map(int, (folder / "cgroup.procs").read_text().split()):
                     try:
                         os.kill(pid, 9)
                     except ProcessLookupError:
                         pass
-                time.sleep(0.1)
-            try:
-                folder.rmdir()
-            except OSError:
-                time.sleep(0.5)
-                folder.rmdir()
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
         self.folders = []
 
 

@@ -92,7 +92,7 @@ NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mou
 #: Workers get uids from here up, each one no worker had before (:func:`_new_uid`).
 UID_BASE = 2**30
 #: The count of worker uids handed out on this machine (root's: only the grader as root writes it).
-UID_COUNTER = Path("/run/autograder-worker-uids")
+UID_COUNTER = Path("/run" if os.path.isdir("/run") else "/var/lib") / "autograder-worker-uids"
 #: The uid the grader checks what a worker without namespaces could read as (:func:`require_private`).
 PROBE_UID = UID_BASE - 1
 #: At most this many files under each secret folder are tried by :func:`require_private`.
@@ -410,7 +410,7 @@ class Worker:
         self.limits = limits
         self.hide = tuple(Path(p) for p in hide)
         self.isolation = isolation()
-        self.uid = _new_uid() if self.isolation.own_uid else None
+        self.uid: int | None = None  # its own, when the grader is root (given at the first start)
         self.process: _Forked | None = None
         self.home: Path | None = None
         self.cgroup = None  # the running worker's cgroup, where this machine lets the grader make one
@@ -433,6 +433,11 @@ class Worker:
         # box (the worker's): kit/ (worker-side modules), submission/ (working copy, the cwd), HOME, TMPDIR
         if self.isolation.own_uid and not self.isolation.namespaces:
             require_private(tuple(secret_paths(self.hide)), unwritable=(self.source,))
+        if self.isolation.own_uid and self.uid is None:
+            try:
+                self.uid = _new_uid()
+            except OSError as error:
+                raise GraderFault(f"no uid could be handed to the worker ({error})") from None
         self.home = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
         self.home.chmod(0o711)
         box = self.home / "box"
@@ -559,7 +564,8 @@ class Worker:
                 os.close(fd)
             self.process = None
         if self.cgroup is not None:
-            self.cgroup.close()  # kills whatever of it is left, even processes that left its session
+            with contextlib.suppress(OSError):  # a folder left behind costs nothing to the grading
+                self.cgroup.close()  # kills whatever of it is left, even processes that left its session
             self.cgroup = None
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
