@@ -44,12 +44,23 @@ def layer_shapes(summary: dict) -> dict:
 
 def assert_output_shapes(student: dict, reference: dict, where: str, input_shape) -> None:
     """The sequence of (layer type, output shape) over the leaf layers matches the reference."""
-    got = [(l["type"], l["output_shape"]) for l in _layers(student, where)]
+    layers = _layers(student, where)
+    got = [(l["type"], l["output_shape"]) for l in layers]
     want = [(l["type"], l["output_shape"]) for l in _layers(reference, where)]
+    def so_far(count: int) -> str:
+        return "; ".join(f"#{i + 1} {l['name']} {l['type']} → {l['output_shape']}" for i, l in enumerate(layers[:count]))
+
     for index, (mine, theirs) in enumerate(zip(got, want)):
         if mine != theirs:
             raise CheckFailed(f"{where}: for an input of shape {tuple(input_shape)}, layer #{index + 1} is "
-                              f"{mine[0]} with output {mine[1]}; expected {theirs[0]} with output {theirs[1]}")
+                              f"{mine[0]} with output {mine[1]}; expected {theirs[0]} with output {theirs[1]} "
+                              f"(layers up to it: {so_far(index + 1)})")
+    if student.get("error"):
+        shapes_so_far = so_far(len(layers))
+        following = f"; expected next: {want[len(got)][0]} with output {want[len(got)][1]}" if len(want) > len(got) else ""
+        raise CheckFailed(f"{where}: for an input of shape {tuple(input_shape)}, the forward pass fails after "
+                          f"{len(got)} layers with the expected shapes ({shapes_so_far or 'none'}){following}: "
+                          f"{student['error']}")
     if len(got) != len(want):
         raise CheckFailed(f"{where}: {len(got)} layers run in forward, expected {len(want)}: "
                           f"{' → '.join(t for t, _ in want)}")

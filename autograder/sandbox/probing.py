@@ -107,11 +107,13 @@ def to_plain(value):
     return value
 
 
-def summarize_model(model, input_shape: tuple[int, ...], train: bool = False) -> dict:
+def summarize_model(model, input_shape: tuple[int, ...], train: bool = False, partial: bool = False) -> dict:
     """Per-leaf-module names, types, output shapes and parameter counts for one forward pass.
 
     Returns ``{"layers": [{"name", "type", "output_shape", "params"}...], "output_shape", "total_params",
-    "trainable_params"}``; the input is zeros of ``input_shape`` (batch first).
+    "trainable_params"}``; the input is zeros of ``input_shape`` (batch first). With ``partial``, a forward
+    pass that fails returns the layers run up to the failure, ``output_shape`` None and ``error`` (its message)
+    instead of raising: the grader compares those layers' shapes with the expected ones.
     """
     if not isinstance(model, torch.nn.Module):
         raise StudentError(f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -130,6 +132,12 @@ def summarize_model(model, input_shape: tuple[int, ...], train: bool = False) ->
     try:
         with torch.no_grad():
             output = model(torch.zeros(*input_shape))
+    except Exception as error:  # noqa: BLE001 - reported as data when partial, the student's error otherwise
+        if not partial:
+            raise
+        return {"layers": layers, "output_shape": None, "error": f"{type(error).__name__}: {error}"[:500],
+                "total_params": sum(p.numel() for p in model.parameters()),
+                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
     finally:
         for hook in hooks:
             hook.remove()

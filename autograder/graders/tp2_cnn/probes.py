@@ -84,10 +84,11 @@ def _loaded(state: dict, kwargs: dict) -> nn.Module:
     return model
 
 
-def model_summary(kind: str, kwargs: dict, input_shape: list, train: bool = False):
-    """Per-layer summary of the student's ``models.<kind>(**kwargs)`` and its ``count_parameters``."""
+def model_summary(kind: str, kwargs: dict, input_shape: list, train: bool = False, partial: bool = False):
+    """Per-layer summary of the student's ``models.<kind>(**kwargs)`` (up to a failing layer when ``partial``)
+    and its ``count_parameters``."""
     model = _build(kind, kwargs)
-    summary = summarize_model(model, tuple(input_shape), train=train)
+    summary = summarize_model(model, tuple(input_shape), train=train, partial=partial)
     counted = call("models", "count_parameters", model)
     summary["count_parameters"] = _integer(counted)
     return summary

@@ -36,7 +36,7 @@ SHAPES = {"32": ({}, (2, 3, 32, 32)), "28_ceil_mode": ({"ceil_mode": True}, (2, 
 @pytest.mark.parametrize("variant", SHAPES)
 def test_output_shapes(probe, variant):
     kwargs, shape = SHAPES[variant]
-    got = probe("model_summary", kind="CifarNet", kwargs=kwargs, input_shape=shape)
+    got = probe("model_summary", kind="CifarNet", kwargs=kwargs, input_shape=shape, partial=True)
     assert_output_shapes(got, ref.shapes("CifarNet", kwargs, shape), _where(kwargs), shape)
 
 
