@@ -26,7 +26,7 @@ def epoch(loader: Iterable, model: nn.Module, criterion: nn.Module,
 
 def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.0) -> torch.optim.Optimizer:
     """Stochastic gradient descent on all the weights of ``model`` with learning rate ``lr`` and the given
-    ``momentum`` (0.9 in the "optimisation" improvement, question 27)."""
+    ``momentum`` (0.9 in the "optimisation" improvement, 3.3)."""
     raise NotImplementedError("train.make_optimizer: the optimizer of torch.optim for stochastic gradient descent")
 
 
