@@ -156,13 +156,16 @@ def _unbalanced(rng: np.random.Generator, n: int, positives: int, seed: int) -> 
     return X[index], Y[index]
 
 
+TRAIN_LOOP = {"lrate": 0.02, "nEpochs": 2}
+
+
 def _train_loop(probe, rng, seed) -> tuple[dict, dict, int]:
     """``train_loop`` for 2 epochs on unbalanced double moons from Wo = 0, bo = 0: (result, data, h)."""
-    n, m, h, epochs = 40, 20, int(rng.integers(3, 7)), 2
+    n, m, h, epochs = 40, 20, int(rng.integers(3, 7)), TRAIN_LOOP["nEpochs"]
     Xtr, Ytr = _unbalanced(rng, n, 12, int(rng.integers(2**31)))
     Xval, Yval = _unbalanced(rng, m, 5, int(rng.integers(2**31)))
-    got = float_arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, lrate=0.02, nEpochs=epochs,
-                             train_seed=seed % 2**31))
+    got = float_arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, train_seed=seed % 2**31,
+                             **TRAIN_LOOP))
     for key in ("tr_error", "val_error"):
         expect_array(got[key], f"twolayer.train_loop's {key} (nEpochs = {epochs}, N = {n} training samples)",
                      (epochs * n,))
@@ -180,6 +183,36 @@ def test_train_loop_records_after_each_step(probe, rng, seed):
                     "errors after the SGD step of each iteration, not before") if np.isclose(value, 100) else ""
             raise CheckFailed(f"twolayer.train_loop: {key}[0] = {value:g}%, expected the error after the first SGD "
                               f"step ({allowed[0]:g}% or {allowed[1]:g}% on this data){hint}")
+
+
+def test_train_loop_takes_the_reference_sgd_steps(probe, rng, seed):
+    """The returned weights after 2 epochs equal the reference train_loop's on the same data and seed (the same
+    draws, one step of lrate × gradient per iteration); a parameter left at its initial value or a step
+    scaled by the number of samples is named."""
+    got, data, h = _train_loop(probe, rng, seed)
+    where = "twolayer.train_loop"
+    weights = expect_arrays(got, {"Wi": (2, h), "bi": (h,), "Wo": (h,), "bo": ()}, where)
+    (Xtr, Ytr), (Xval, Yval) = data["tr_error"], data["val_error"]
+
+    def final(lrate: float) -> dict:
+        result = ref.twolayer.train_loop(Xtr, Ytr, Xval, Yval, h, lrate, vis="never", nEpochs=TRAIN_LOOP["nEpochs"],
+                                         seed=seed % 2**31)
+        return dict(zip(ref.PARAMS, map(np.asarray, result[2:])))
+
+    want = final(TRAIN_LOOP["lrate"])
+    if all(np.allclose(weights[k], want[k], rtol=1e-6, atol=1e-9) for k in ref.PARAMS):
+        return
+    for name in ("bi", "Wo", "bo"):  # initialised to zero
+        if not np.any(weights[name]):
+            raise CheckFailed(f"{where}: {name} is still 0 after {len(got['tr_error'])} iterations: it is never updated "
+                              f"({name} = {name} - lrate * grad_s_{name} at every iteration)")
+    scaled = final(TRAIN_LOOP["lrate"] * len(Ytr))
+    if all(np.allclose(weights[k], scaled[k], rtol=1e-6, atol=1e-9) for k in ref.PARAMS):
+        raise CheckFailed(f"{where}: the weights are those of steps of lrate × {len(Ytr)} × gradient: the step is "
+                          "scaled by the number of training samples (one step of lrate × gradient per example)")
+    for name in ref.PARAMS:
+        assert_close(weights[name], want[name], f"{where}: {name} after {len(got['tr_error'])} iterations (one step "
+                     "of lrate × gradient of the drawn example per iteration)", rtol=1e-6, atol=1e-9)
 
 
 def test_train_loop_returns_the_final_weights(probe, rng, seed):
