@@ -339,6 +339,27 @@ def train_optimizer(images: np.ndarray, labels: np.ndarray, lr: float, start: di
     return optimizer_trajectory(rebuilt, params, grads, steps)
 
 
+def train_batches(images: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int):
+    """The (images, labels) of every call of ``train_step`` during ``train.train`` on the grader's Flatten →
+    Linear model (a spy): images (B, 784) as the student prepared them, labels (B,)."""
+    module = student_module("train")
+    seen, train_step = [], getattr(module, "train_step", None)
+
+    def spied(model, optimizer, batch_images, batch_labels, *args, **kwargs):
+        seen.append({"images": tensor(batch_images, "the images train.train hands to train_step").reshape(
+            len(batch_images), -1), "labels": tensor(batch_labels, "the labels train.train hands to train_step")})
+        return train_step(model, optimizer, batch_images, batch_labels, *args, **kwargs)
+
+    module.train_step = spied
+    try:
+        call("train", "train", _tiny_classifier(IMG * IMG, 10), (torch.tensor(images), torch.tensor(labels)),
+             (torch.tensor(images), torch.tensor(labels)), epochs=epochs, batch_size=batch_size, lr=1e-3,
+             device="cpu", seed=0, quiet=True)
+    finally:
+        module.train_step = train_step
+    return seen
+
+
 def _history(history, where: str, epochs: int) -> dict:
     keys = ("train_loss", "train_acc", "test_loss", "test_acc")
     if not isinstance(history, dict) or any(not isinstance(history.get(k), (list, tuple)) for k in keys):

@@ -74,6 +74,31 @@ def test_train_optimizer_is_adam(probe, rng):
                       cause=lambda steps: adam_cause(start, grads, steps, lr), rtol=1e-10, atol=1e-12)
 
 
+def test_train_pairs_each_image_with_its_label(probe, rng):
+    """The batches train.train hands to train_step: each image (found back by correlation with the grader's
+    images) comes with its own label, and every epoch draws every example once."""
+    n, epochs, batch_size = 10, 2, 4
+    images, labels = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.permutation(10)
+    got = probe("train_batches", images=images, labels=labels, epochs=epochs, batch_size=batch_size)
+    where = f"train.train(..., epochs={epochs}, batch_size={batch_size}) on {n} images"
+    flat = images.reshape(n, -1).astype(np.float64)
+    flat = (flat - flat.mean(axis=1, keepdims=True)) / flat.std(axis=1, keepdims=True)
+    drawn = []
+    for number, batch in enumerate(got, start=1):
+        seen = np.asarray(batch["images"], dtype=np.float64)
+        seen = (seen - seen.mean(axis=1, keepdims=True)) / (seen.std(axis=1, keepdims=True) + 1e-12)
+        index = np.argmax(seen @ flat.T, axis=1)
+        given = np.asarray(batch["labels"]).reshape(-1)
+        if len(given) != len(index) or np.any(given != labels[index]):
+            raise CheckFailed(f"{where}: batch {number} hands train_step images with the labels of other images: "
+                              "shuffle images and labels with the same permutation (index both with the same order)")
+        drawn += index.tolist()
+    per_epoch = [sorted(drawn[e * n:(e + 1) * n]) for e in range(epochs)]
+    if len(drawn) != epochs * n or any(epoch != list(range(n)) for epoch in per_epoch):
+        raise CheckFailed(f"{where}: the batches draw the images {drawn}; expected every image exactly once per "
+                          "epoch (a permutation of the training set, cut into batches)")
+
+
 def _accuracy_check(probe, check, seed, rng, record, root, name: str) -> None:
     budget = dict(check.budget)
     model = budget.pop("model")
