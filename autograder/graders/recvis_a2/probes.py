@@ -197,7 +197,7 @@ def hand_filter(x):
     if not isinstance(conv, torch.nn.Conv2d):
         raise StudentError(f"blocks.hand_filter should return a torch.nn.Conv2d, got {type(conv).__name__}")
     y = call("blocks", "hand_filter_response", torch.tensor(x, dtype=torch.float32))
-    return {"weight": tensor(conv.weight, "blocks.hand_filter().weight"), "bias": conv.bias is not None,
+    return {"weight": tensor(conv.weight, "blocks.hand_filter().weight"), "bias": None if conv.bias is None else tensor(conv.bias, "blocks.hand_filter().bias"),
             "padding": [int(p) for p in conv.padding] if isinstance(conv.padding, tuple) else str(conv.padding),
             "response": tensor(y, "blocks.hand_filter_response(x)")}
 

@@ -36,7 +36,7 @@ def test_hand_filter(probe, rng):
     x = rng.uniform(0, 1, (1, 3, int(rng.integers(12, 30)), int(rng.integers(12, 30)))).astype(np.float32)
     got = probe("hand_filter", x=x)
     weight = expect_array(got["weight"], "blocks.hand_filter().weight", (1, 3, 3, 3))
-    if got["bias"]:
+    if got["bias"] is not None:
         raise CheckFailed("blocks.hand_filter: the convolution must have no bias (bias=False)")
     if got["padding"] != [1, 1]:
         raise CheckFailed(f"blocks.hand_filter: padding {got['padding']}, expected 1 (the output keeps the "
