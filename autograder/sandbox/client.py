@@ -188,7 +188,7 @@ def mount_plan(extra: tuple[Path, ...] = ()) -> tuple[list[str], list[str]]:
 
 def require_private(secret: tuple[Path, ...], unwritable: tuple[Path, ...] = ()) -> None:
     """For a worker with a uid of its own but no namespaces: check for real, as such a uid (no groups),
-    that it can read the interpreter and can neither read ``secret`` nor write ``unwritable``; raise
+    that it can read the interpreter and can neither read nor write ``secret``, nor write ``unwritable``; raise
     :class:`GraderFault` naming the paths and the fix otherwise. The secrets' verdict is kept per process."""
     problems = _private_problems(tuple(secret), ()) + _private_problems((), tuple(unwritable))
     if problems:
@@ -220,7 +220,8 @@ def _private_problems(secret: tuple[Path, ...], unwritable: tuple[Path, ...]) ->
             os.setgid(PROBE_UID)
             os.setuid(PROBE_UID)
             found = {"unreachable": [p for p in plan["needed"] if not os.access(p, os.R_OK | os.X_OK)],
-                     "readable": [next((p for p in paths if _readable(p)), None) for paths in plan["secret"].values()],
+                     "readable": [next((p for p in paths if _readable(p) or os.access(p, os.W_OK)), None)
+                                  for paths in plan["secret"].values()],
                      "writable": [next((p for p in paths if os.access(p, os.W_OK)), None)
                                   for paths in plan["unwritable"].values()]}
             os.write(write_end, json.dumps(found).encode())
@@ -239,7 +240,7 @@ def _private_problems(secret: tuple[Path, ...], unwritable: tuple[Path, ...]) ->
     readable = [f"{top} ({path})" if path != top else top for top, path in zip(plan["secret"], found["readable"]) if path]
     if readable:
         tops = " ".join(top for top, path in zip(plan["secret"], found["readable"]) if path)
-        problems.append(f"that uid can read {', '.join(readable)}: make them private to the grader "
+        problems.append(f"that uid can read (or write) {', '.join(readable)}: make them private to the grader "
                         f"(`chmod -R go-rwx {tops}`, as the Gradescope setup.sh does)")
     writable = [path for path in found["writable"] if path]
     if writable:

@@ -725,7 +725,7 @@ HOSTILE = [
          "patches pytest, otter, the kit's checks/plugin/results and the worker's wire and probing modules, "
          "forges every reply, writes into the kit",
          folder(append={"manual.py": "import tricks  # noqa\n"}, files={"tricks.py": PATCH_TEST_MACHINERY}),
-         attacked={I: "", F: "", S: "", L: "", G: "", N: ""}, isolation=True),
+         attacked={I: "", F: "", S: "", L: "", G: "", N: "", R: "importlib.import_module"}, isolation=True),
     Case("exit_and_kill", "hostile",
          "os.kill of the parent, its group, -1 and every pytest/autograder process (init_params), "
          "os._exit(0) (forward), sys.exit(0) (softmax)",
@@ -743,7 +743,8 @@ HOSTILE = [
          "checks and grading.yml (forward); data labels and environment (softmax); the caller's stack and the "
          "heap (init_params)",
          folder(append={"manual.py": READ_SECRETS}),
-         attacked={F: "differs from the expected values", S: "sum to 1|differs|NaN", I: "mean 0"}, isolation=True),
+         attacked={F: "differs from the expected values", S: "sum to 1|differs|NaN", I: "mean 0",
+                   R: "importlib.import_module"}, isolation=True),
     Case("pickles_and_otter_log", "hostile",
          "ships a crafted .OTTER_LOG and pickles whose unpickling would run code; otherwise honest",
          lambda target, context: folder(files={

@@ -119,7 +119,7 @@ def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit
     for document in readable.values():  # nothing ran: every check is the grader's error, naming the fix
         assert document["score"] == 0 and document["extra_data"]["grader_errors"] == len(CHECKS)
         for test in document["tests"]:
-            assert f"can read {kit / 'solutions'}" in test["output"] and "chmod -R go-rwx" in test["output"], test
+            assert f"can read (or write) {kit / 'solutions'}" in test["output"] and "chmod -R go-rwx" in test["output"], test
     assert all(document["extra_data"]["isolation"] == "own uid" for document in private.values())
     assert all(test["status"] == "passed" for test in private["reference"]["tests"]), [t["output"] for t in private["reference"]["tests"]]
     cheat = _tests(private["cheat"])
