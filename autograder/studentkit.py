@@ -275,6 +275,9 @@ def _evaluate(formula: str) -> set[float]:
         except SyntaxError:
             return set()
         operators = [node.op for node in ast.walk(tree) if isinstance(node, ast.BinOp)]
+        if any(isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not (
+                isinstance(node.right, ast.Constant) and node.right.value <= 8) for node in ast.walk(tree)):
+            return set()  # a power of more than a small constant exponent is no answer (and slow to evaluate)
         if not (len(operators) > 1 or operators and not isinstance(operators[0], ast.Mult)) or not all(
                 isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop))
                 for node in ast.walk(tree)):
