@@ -143,8 +143,8 @@ def relu_of_derivative(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def max_pool(x: torch.Tensor, kernel: int = 15, stride: int = 1) -> torch.Tensor:
-    """``MaxPool2d(kernel, stride)`` of x (C, H, W) or (B, C, H, W); returns (B, C, H', W') with
-    H' = floor((H - kernel) / stride) + 1."""
+    """``MaxPool2d(kernel, stride)`` of x (C, H, W) or (B, C, H, W); returns (B, C, H', W'), (H', W') as
+    :func:`output_size` gives them."""
     return torch.nn.MaxPool2d(kernel, stride=stride)(_batch(x))
 
 
