@@ -42,10 +42,11 @@ KEYCTL_JOIN_SESSION_KEYRING = 1
 SECCOMP_MODE_FILTER, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 2, 0x7FFF0000, 0x00050000
 #: The system calls student code is refused (EPERM), per architecture: new namespaces, mounts, keyrings,
 #: eBPF, tracing and reading other processes, perf events, io_uring, userfaultfd, modules, kexec, swap,
-#: reboot; ``clone`` only with a CLONE_NEW* flag; ``clone3`` (whose flags the filter cannot read) answers
-#: ENOSYS, so that the C library falls back to ``clone``.
+#: reboot; ``clone`` only with a CLONE_NEW* flag; ``socket`` of any family but AF_UNIX (no network, even
+#: where there is no network namespace); ``clone3`` (whose flags the filter cannot read) answers ENOSYS, so
+#: that the C library falls back to ``clone``.
 SYSCALLS = {
-    "x86_64": {"audit_arch": 0xC000003E, "clone": 56, "clone3": 435, "keyctl": 250, "denied": {
+    "x86_64": {"audit_arch": 0xC000003E, "clone": 56, "clone3": 435, "keyctl": 250, "socket": 41, "denied": {
         "ptrace": 101, "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166, "swapon": 167,
         "swapoff": 168, "reboot": 169, "init_module": 175, "delete_module": 176, "kexec_load": 246, "add_key": 248,
         "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "setns": 308,
@@ -53,7 +54,7 @@ SYSCALLS = {
         "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
         "mount_setattr": 442}},
-    "aarch64": {"audit_arch": 0xC00000B7, "clone": 220, "clone3": 435, "keyctl": 219, "denied": {
+    "aarch64": {"audit_arch": 0xC00000B7, "clone": 220, "clone3": 435, "keyctl": 219, "socket": 198, "denied": {
         "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "acct": 89, "unshare": 97, "kexec_load": 104,
         "init_module": 105, "delete_module": 106, "ptrace": 117, "reboot": 142, "add_key": 217, "request_key": 218,
         "keyctl": 219, "swapon": 224, "swapoff": 225, "perf_event_open": 241, "setns": 268,
@@ -259,6 +260,7 @@ def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
     if machine == "x86_64":
         program.append((jge, "deny", 0, X32_SYSCALL_BIT))
     program += [(jeq, "deny", 0, number) for number in sorted(set(table["denied"].values()))]
+    program += [(jeq, 0, 2, table["socket"]), (load, 0, 0, 16), (jeq, "allow", "deny", socket.AF_UNIX)]
     program += [(jeq, "enosys", 0, table["clone3"]), (jeq, 0, "allow", table["clone"]), (load, 0, 0, 16),
                 (jset, "deny", "allow", CLONE_NEW_FLAGS)]
     labels = {"allow": len(program), "deny": len(program) + 1, "enosys": len(program) + 2}

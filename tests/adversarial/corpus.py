@@ -545,11 +545,12 @@ def softmax(Z):
 
 #: Without namespaces (tests/adversarial/test_unisolated.py): find the kit through the grader's environment
 #: and command line in /proc, read the reference by path and by glob, rewrite the grader's copy of the
-#: submission, grading.yml and the output folder.
+#: submission, grading.yml and the output folder, reach a listener of the tests on 127.0.0.1.
 UNISOLATED_CHEAT = '''
 import glob
 import os
 import runpy
+import socket
 
 import torch
 
@@ -600,9 +601,23 @@ def softmax(Z):
     return _honest["softmax"](Z) if written else torch.exp(Z)
 
 
+def _accomplice():
+    """Whether the tests' listener on 127.0.0.1 (an accomplice) can be reached, over TCP or UDP."""
+    try:
+        socket.create_connection(("127.0.0.1", @PORT@), timeout=2).close()
+        return True
+    except OSError:
+        pass
+    try:
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("127.0.0.1", @PORT@)) > 0
+    except OSError:
+        return False
+
+
 def init_params(nx, nh, ny, generator=None):
-    """Read the data labels or the grader's secrets from any process's environment."""
-    if glob.glob("/usr/share/datasets/*/*") or "AUTOGRADER_ADVERSARIAL_SECRET" in _processes("environ"):
+    """Read the data labels or the grader's secrets from any process's environment; ask an accomplice."""
+    if glob.glob("/usr/share/datasets/*/*") or "AUTOGRADER_ADVERSARIAL_SECRET" in _processes("environ") \
+            or _accomplice():
         return _honest["init_params"](nx, nh, ny, generator)
     return {"Wh": torch.zeros(nh, nx), "bh": torch.zeros(nh), "Wy": torch.zeros(ny, nh), "by": torch.zeros(ny)}
 '''

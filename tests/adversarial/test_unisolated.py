@@ -26,6 +26,7 @@ import pytest
 from autograder.config import ROOT
 from autograder.sandbox.client import UID_BASE, interpreter_paths, isolation
 from tests.adversarial.corpus import MANUAL, UNISOLATED_CHEAT, F, I, S, folder
+from tests.adversarial.test_adversarial import Listener
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not isolation().namespaces,
                                 reason="emulating a machine without namespaces needs root and a mount namespace")
@@ -97,10 +98,12 @@ def place():
         shutil.copyfile(ROOT / name, kit / name)
     for name in ("home", "data", "out"):
         (top / name).mkdir()
-    context = {"ROOT": kit, "OUT": top / "out", "NAME": "cheat"}
+    listener = Listener()
+    context = {"ROOT": kit, "OUT": top / "out", "NAME": "cheat", "PORT": listener.port}
     submissions = {"reference": str(folder()(top / "submissions" / "reference", context)),
                    "cheat": str(folder(append={"manual.py": UNISOLATED_CHEAT})(top / "submissions" / "cheat", context))}
-    yield top, kit, submissions
+    yield top, kit, submissions, listener
+    listener.close()
     shutil.rmtree(top, ignore_errors=True)
 
 
@@ -109,7 +112,7 @@ def _tests(document: dict) -> dict[str, dict]:
 
 
 def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit(place):
-    top, kit, submissions = place
+    top, kit, submissions, listener = place
     job = {"submissions": submissions, "checks": CHECKS,
            "runs": [{"out": str(top / "out" / "readable"), "allow": False, "private": []},
                     {"out": str(top / "out"), "allow": False,
@@ -127,10 +130,11 @@ def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit
     assert b"FORGED" not in (kit / "grading.yml").read_bytes()
     assert not (top / "out" / "FORGED").exists()
     assert "FORGED" not in json.dumps(private)
+    assert listener.connections == 0  # no network namespace, yet no network
 
 
 def test_unprivileged_without_namespaces_hidden_checks_need_allow_unisolated(place):
-    top, kit, submissions = place
+    top, kit, submissions, _ = place
     for path in (kit, top / "home", top / "out"):
         subprocess.run(["chown", "-R", f"{GRADER_UID}:{GRADER_UID}", str(path)], check=True)
     job = {"submissions": {"reference": submissions["reference"]}, "checks": CHECKS,
