@@ -16,11 +16,11 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
   (:data:`WORKER_FILES`: ``autograder/sandbox``, ``fastdata`` and each grader's ``probes.py``), which is
   what the worker imports; ``no_new_privs`` (setuid programs gain nothing); a fresh anonymous session
   keyring (no key of the grader's login); a seccomp filter refusing new namespaces, mounts, keyrings, eBPF,
-  ptrace and reading other processes, perf events, io_uring, modules (:data:`worker.SYSCALLS`). Where
-  this process may make cgroups (v1 or v2, as root), a cgroup of its own: ``Limits.resident_mb`` of
-  memory, what it writes to tmpfs and memfds included (an OOM kill is reported as out of memory), at
-  most ``Limits.processes`` tasks, the default CPU weight (its processes share one worker's CPU share);
-  elsewhere the rlimits alone bound it.
+  ptrace and reading other processes, perf events, io_uring, modules, and every socket but AF_UNIX (no
+  network, namespace or not; :data:`worker.SYSCALLS`). Where this process may make cgroups (v1 or v2, as
+  root), a cgroup of its own: ``Limits.resident_mb`` of memory, what it writes to tmpfs and memfds
+  included (an OOM kill is reported as out of memory), at most ``Limits.processes`` tasks, the default
+  CPU weight (its processes share one worker's CPU share); elsewhere the rlimits alone bound it.
 * Namespaces, when permitted (as root; otherwise inside an unprivileged user namespace; probed once with
   ``unshare``): fresh mount, PID, network and IPC namespaces, the worker being PID 1 of its own. It sees
   only its own processes, has no network (a new network namespace whose loopback is down), and dies
@@ -38,11 +38,11 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
   also catches double-forked daemons when there is no PID namespace.
 
 Without namespaces (e.g. a container under Docker's default seccomp profile), as root ("own uid"): the
-network stays on and the worker sees the machine's files, so before the first worker the grader checks
-for real, as such a uid (:func:`require_private`), that it can read the interpreter and can neither read
-the kit's secrets (:func:`secret_paths`: solutions, graders, grading.yml, data) nor write the grader's
-copy of the submission or the output folder; otherwise every check is the grader's error, naming the
-paths and the ``chmod`` that fixes them (the Gradescope setup.sh runs it). Without namespaces and without
+worker sees the machine's files and processes, so before the first worker the grader checks for real, as
+such a uid (:func:`require_private`), that it can read the interpreter and can neither read nor write the
+kit's secrets (:func:`secret_paths`: solutions, graders, grading.yml, data) nor write the grader's copy
+of the submission or the output folder; otherwise every check is the grader's error, naming the paths
+and the ``chmod`` that fixes them (the Gradescope setup.sh runs it). Without namespaces and without
 root ("none"): the worker runs as the grader's user, a process that leaves its session can outlive it, and
 hidden checks are refused unless the staff pass ``--allow-unisolated`` (:mod:`autograder.plugin`). Tests
 that need the full isolation skip on such machines and say why; ``AUTOGRADER_NO_NAMESPACES=1`` in the
