@@ -89,6 +89,8 @@ DATA_PATHS = (Path("/usr/share/datasets"),)
 #: /bin -> usr/bin are recreated as links), then /dev and /sys (bound), /proc (fresh) and scratch tmpfs.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mount", "--ipc")
+#: The machine's folders every user may write to: the worker's scratch space (fresh tmpfs with namespaces)
+SCRATCH_PATHS = (tempfile.gettempdir(), "/dev/shm", "/var/tmp")
 #: Workers get uids from here up, each one no worker had before (:func:`_new_uid`).
 UID_BASE = 2**30
 #: The count of worker uids handed out on this machine (root's: only the grader as root writes it).
@@ -448,7 +450,7 @@ class Worker:
         (self.home / "root").mkdir()
         plan = {"box": str(box), "uid": self.uid, "namespaces": self.isolation.namespaces,
                 "root": str(self.home / "root"), "system": SYSTEM_PATHS, "hide": hide, "keep": keep,
-                "scratch": [tempfile.gettempdir(), "/dev/shm", "/var/tmp"], "scratch_mb": self.limits.scratch_mb,
+                "scratch": list(SCRATCH_PATHS), "scratch_mb": self.limits.scratch_mb,
                 "rlimits": _rlimits(self.limits)}
         self.cgroup = _worker_cgroup(self.limits, self.home.name)
         plan["cgroups"] = [str(path) for path in self.cgroup.procs] if self.cgroup else []
@@ -561,6 +563,8 @@ class Worker:
             if self.uid is not None:
                 _kill_uid(self.uid)
             self.process.wait()
+            if self.uid is not None and not self.isolation.namespaces:
+                _remove_files_of(self.uid)
             for fd in (self._requests, self._replies):
                 os.close(fd)
             self.process = None
@@ -583,6 +587,21 @@ def _worker_cgroup(limits: Limits, name: str):
         return Cgroup(name, limits.resident_mb, None, processes=limits.processes, weight=100)
     except (OSError, ValueError):
         return None
+
+
+def _remove_files_of(uid: int) -> None:
+    """Remove what ``uid`` left in the machine's scratch folders (:data:`SCRATCH_PATHS`; files in /dev/shm
+    would keep their memory), where a worker without namespaces may write."""
+    for folder in SCRATCH_PATHS:
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_uid != uid:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
 
 
 def _kill_uid(uid: int) -> None:

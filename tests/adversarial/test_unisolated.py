@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -99,10 +100,11 @@ def place():
     for name in ("home", "data", "out"):
         (top / name).mkdir()
     listener = Listener()
-    context = {"ROOT": kit, "OUT": top / "out", "NAME": "cheat", "PORT": listener.port}
+    context = {"ROOT": kit, "OUT": top / "out", "NAME": "cheat", "PORT": listener.port,
+               "MARK": f"autograder-unisolated-{uuid.uuid4().hex}"}
     submissions = {"reference": str(folder()(top / "submissions" / "reference", context)),
                    "cheat": str(folder(append={"manual.py": UNISOLATED_CHEAT})(top / "submissions" / "cheat", context))}
-    yield top, kit, submissions, listener
+    yield top, kit, submissions, listener, context["MARK"]
     listener.close()
     shutil.rmtree(top, ignore_errors=True)
 
@@ -112,7 +114,7 @@ def _tests(document: dict) -> dict[str, dict]:
 
 
 def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit(place):
-    top, kit, submissions, listener = place
+    top, kit, submissions, listener, mark = place
     job = {"submissions": submissions, "checks": CHECKS,
            "runs": [{"out": str(top / "out" / "readable"), "allow": False, "private": []},
                     {"out": str(top / "out"), "allow": False,
@@ -131,10 +133,11 @@ def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit
     assert not (top / "out" / "FORGED").exists()
     assert "FORGED" not in json.dumps(private)
     assert listener.connections == 0  # no network namespace, yet no network
+    assert not Path(f"/dev/shm/{mark}").exists()  # the machine's: removed with the worker
 
 
 def test_unprivileged_without_namespaces_hidden_checks_need_allow_unisolated(place):
-    top, kit, submissions, _ = place
+    top, kit, submissions, _, _ = place
     for path in (kit, top / "home", top / "out"):
         subprocess.run(["chown", "-R", f"{GRADER_UID}:{GRADER_UID}", str(path)], check=True)
     job = {"submissions": {"reference": submissions["reference"]}, "checks": CHECKS,
