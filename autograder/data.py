@@ -69,10 +69,26 @@ def images(data_root: Path, name: str, train: bool) -> tuple[np.ndarray, np.ndar
 
 def subset(data_root: Path, name: str, train: bool, size: int, rng: np.random.Generator
            ) -> tuple[np.ndarray, np.ndarray]:
-    """``size`` images and labels of one split of ``name`` drawn without replacement by ``rng``."""
-    pictures, labels = images(data_root, name, train)
+    """``size`` images and labels of one split of ``name`` drawn without replacement by ``rng``. The IDX
+    files of MNIST and Fashion-MNIST are read through a memory map: only the drawn images are read, not
+    the whole 47 MB file (a grading must fit in Gradescope's 768 MB)."""
+    images_file = data_root / LAYOUT[name] / f"{'train' if train else 't10k'}-images-idx3-ubyte"
+    if name in ("FashionMNIST", "MNIST") and images_file.is_file():
+        pictures = _idx(images_file)
+        labels = np.asarray(_idx(images_file.with_name(images_file.name.replace("images-idx3", "labels-idx1"))),
+                            dtype=np.int64)
+    else:
+        pictures, labels = images(data_root, name, train)
     index = np.sort(rng.choice(len(labels), size=min(size, len(labels)), replace=False))
-    return pictures[index], labels[index]
+    return np.array(pictures[index]), labels[index]
+
+
+def _idx(path: Path) -> np.memmap:
+    """An IDX file of unsigned bytes (MNIST's format: a header giving the dimensions) as a read-only map."""
+    with open(path, "rb") as handle:
+        dimensions = handle.read(4)[3]
+        shape = tuple(int(n) for n in np.frombuffer(handle.read(4 * dimensions), dtype=">i4"))
+    return np.memmap(path, dtype=np.uint8, mode="r", offset=4 + 4 * dimensions, shape=shape)
 
 
 def disguised(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 from autograder.config import Check, Tier
@@ -26,6 +27,7 @@ MAX_POINTS = 2_000  # items of one list in a report record (a learning curve is 
 MAX_KEYS = 200  # entries of one dict in a report record
 MAX_DEPTH = 6  # nesting of a report record
 MAX_MAGNITUDE = 1e12  # numbers of a report record beyond this (or not finite) become None
+CURVE_ROWS = 10  # epochs shown in a learning-curve table of Gradescope's feedback
 
 
 def shorten(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
@@ -127,6 +129,77 @@ def build(assignment: str, title: str, checks: list[Check], tier: Tier, records:
             "extra_data": {"assignment": assignment, "tier": tier, "seed": seed, "max_score": max_score,
                            "grader_errors": len(errors),
                            "records": {**kept_records, **{k: clean(v.get("record", {})) for k, v in records.items()}}}}
+
+
+def gradescope_view(document: dict, reference_curves: dict[str, dict] | None = None) -> dict:
+    """The results.json Gradescope shows, from a record of :func:`build`: tests numbered ``file.check`` in
+    grading.yml's order with a human title (``"1.2"``, ``"forward (tp1_mlp manual)"``; the check id moves to
+    the test's ``extra_data["check"]``), feedback as Markdown (``output_format: "md"``: student text in code
+    fences, learning curves as a table beside ``reference_curves``, check id -> ``{"seeds", "history"}``;
+    Gradescope's Markdown shows no image), and a top-level output that states only the score of the
+    visible checks: hidden checks are ``after_published``, and Gradescope shows no total while any test is
+    hidden, so the output must not give it away."""
+    assignment = document["extra_data"]["assignment"]
+    groups: dict[str, list[str]] = {}  # test file -> its checks so far
+    tests = []
+    for test in document["tests"]:
+        check = test["name"]
+        file, function = check.split("::")
+        group = file.removeprefix("test_").removesuffix(".py")
+        groups.setdefault(group, []).append(check)
+        words, _, variant = function.removeprefix("test_").partition("[")
+        title = words.replace("_", " ") + (f", {variant.rstrip(']')}" if variant else "")
+        record = document["extra_data"].get("records", {}).get(check) or {}
+        tests.append({**test, "name": f"{title} ({assignment} {group})",
+                      "number": f"{list(groups).index(group) + 1}.{len(groups[group])}",
+                      "output": _markdown_feedback(test, record, (reference_curves or {}).get(check)),
+                      "output_format": "md", "extra_data": {**test.get("extra_data", {}), "check": check}})
+    shown = [t for t in tests if t["visibility"] == "visible"]
+    hidden = [t for t in tests if t["visibility"] != "visible"]
+    summary = [f"**{document['output'].splitlines()[0].rsplit(': ', 1)[0]}**", "",
+               f"Public checks: **{sum(t['score'] for t in shown):g} / {sum(t['max_score'] for t in shown):g}**."]
+    if hidden:
+        summary.append(f"{len(hidden)} hidden checks ({sum(t['max_score'] for t in hidden):g} points) are graded "
+                       "too: their results and your total appear when the staff publish the grades.")
+    note = document["output"].split("\n", 1)[1] if "\n" in document["output"] else ""
+    if note:
+        summary += ["", _fenced(note)]
+    return {**document, "output": "\n".join(summary), "output_format": "md", "tests": tests}
+
+
+def _fenced(text: str) -> str:
+    """``text`` as a Markdown code block: nothing in it is rendered (a fence longer than any backtick run)."""
+    fence = "`" * max(3, max(map(len, re.findall("`+", text)), default=0) + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
+def _markdown_feedback(test: dict, record: dict, reference: dict | None) -> str:
+    """One test's feedback in Markdown: its outcome, the feedback text (fenced), and the learning curves of
+    the record (``history``: name -> one value per epoch) as a table of at most :data:`CURVE_ROWS` epochs,
+    next to the reference's mean curves when they were measured with the same budget."""
+    outcome = test.get("extra_data", {}).get("outcome", test["status"])
+    parts = [f"**{outcome}** ({test['score']:g} / {test['max_score']:g})"]
+    if test["output"]:
+        parts.append(_fenced(test["output"]))
+    history = record.get("history") if isinstance(record.get("history"), dict) else {}
+    curves = {str(k): v for k, v in history.items() if isinstance(v, list) and v}
+    theirs = (reference or {}).get("history", {})
+    if curves:
+        epochs = max(len(v) for v in curves.values())
+        rows = sorted({round(i * (epochs - 1) / (CURVE_ROWS - 1)) for i in range(CURVE_ROWS)}) if epochs > 1 else [0]
+        columns = [(k, curves[k]) for k in curves] + [(f"{k} (reference)", theirs[k]) for k in curves if k in theirs]
+        table = ["| epoch | " + " | ".join(name for name, _ in columns) + " |",
+                 "|---:|" + "---:|" * len(columns)]
+        for row in rows:
+            cells = [_cell(values[row]) if row < len(values) else "" for _, values in columns]
+            table.append(f"| {row + 1} | " + " | ".join(cells) + " |")
+        parts.append("Learning curves" + (f" (reference: mean of {reference['seeds']} seeds with the same budget)"
+                                          if theirs else "") + ":\n\n" + "\n".join(table))
+    return "\n\n".join(parts)
+
+
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
 
 
 def write(path: Path, results: dict) -> None:

@@ -3,9 +3,13 @@ process per submission, so that a grader starts in a fraction of a second instea
 Python, pytest and torch every time.
 
 Trusted code only. The zygote and its children never run student code: each grader drives its own
-isolated worker, a fresh interpreter started by :mod:`autograder.sandbox.client` (a worker must never be
-a fork of a process that holds the reference solutions). Nothing is shared between two graders but the
-imported modules: each is a fork of the zygote, which imports libraries and runs nothing else.
+isolated worker, a fork of the worker zygote (:mod:`autograder.sandbox.client`). Both zygotes come from
+one fresh interpreter that imported the libraries (numpy, torch, torchvision, timm, scikit-learn), forked
+the worker zygote, and only then became this zygote and imported the kit: the libraries' memory pages are
+shared by every grader and every worker (one grading fits in Gradescope's 768 MB container), and a worker
+is never a fork of a process that held the kit, the reference solutions or a submission. Nothing is
+shared between two graders but the imported modules: each is a fork of the zygote, which imports
+libraries and runs nothing else.
 
 Protocol, on a Unix socket in a private folder (one connection per grader): the client sends one JSON line
 ``{"argv", "cwd", "env", "output"}``; the zygote forks a handler, which forks the grader (its own session,
@@ -16,13 +20,14 @@ stdout and stderr to ``output``, ``pytest.main(argv)`` in ``cwd`` with exactly `
 from __future__ import annotations
 
 import atexit
+import contextlib
+import gc
 import importlib
 import json
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,12 +35,12 @@ import time
 import traceback
 from pathlib import Path
 
-#: Imported once by the zygote: libraries and the kit's trusted modules, never a submission. (Not the
+#: Imported once by the zygote, after the libraries it shares with the worker zygote
+#: (:data:`autograder.sandbox.worker.PRELOADED`): the kit's trusted modules, never a submission. (Not the
 #: reference solutions: a grader imports those of its own assignment by their plain module names.)
-PRELOAD = ("numpy", "torch", "torch.nn", "torch.optim", "torchvision", "timm", "sklearn.svm", "yaml", "pydantic",
-           "pytest", "autograder.plugin", "autograder.checks.accuracy", "autograder.checks.answers",
-           "autograder.checks.gradients", "autograder.checks.models", "autograder.checks.static",
-           "autograder.checks.values", "autograder.data", "autograder.reference")
+PRELOAD = ("yaml", "pydantic", "pytest", "autograder.plugin", "autograder.checks.accuracy",
+           "autograder.checks.answers", "autograder.checks.gradients", "autograder.checks.models",
+           "autograder.checks.static", "autograder.checks.values", "autograder.data", "autograder.reference")
 START_TIMEOUT = 120.0
 #: cgroup peak (page cache included) of one grading at ½ CPU, measured with bench/gradescope.py
 NEEDED_MEMORY_MB = 1500
@@ -43,15 +48,24 @@ INTERNAL_ERROR = 70  # exit code of a grader that failed before pytest could run
 
 
 class Zygote:
-    """A running zygote (``python -m autograder.zygote SOCKET``); ``run`` grades through it."""
+    """A running zygote; ``run`` grades through it.
+
+    It starts as a worker zygote (:meth:`WorkerZygote.launch <autograder.sandbox.client.WorkerZygote.launch>`):
+    a fresh ``python -I -B`` imports the libraries, forks the worker zygote, then reads this process's
+    environment and ``sys.path`` on its stdin, imports :data:`PRELOAD` and serves graders. Both zygotes
+    share the libraries' memory pages (copy-on-write); graders are forks of this one, workers of the other.
+    """
 
     def __init__(self):
+        from autograder.sandbox.client import WorkerZygote
+
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-zygote-"))
-        self.address = str(self.folder / "socket")
-        with open(self.folder / "zygote.log", "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote", self.address],
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                                            cwd=self.folder, start_new_session=True)
+        self.address = str(self.folder / "grader.socket")
+        self.process = WorkerZygote.launch(self.folder, grader_zygote=True)
+        request = {"address": self.address, "path": sys.path, "env": dict(os.environ), "cwd": str(self.folder)}
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.close()
         if self.process.stdout.readline().strip() != b"ready":
             errors = (self.folder / "zygote.log").read_bytes()[-2000:].decode(errors="replace").strip()
             self.close()
@@ -77,13 +91,9 @@ class Zygote:
                 return None
 
     def close(self) -> None:
-        """Stop the zygote: SIGTERM first, so that it stops its worker zygote and removes its folder."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        """Stop both zygotes (one process group) and remove their folder."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.process.stdout.close()
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -173,17 +183,20 @@ def shared() -> Zygote:
 
 
 # --- the zygote process ---------------------------------------------------------------------------
-def serve(address: str) -> None:
-    from autograder.sandbox.client import isolation, worker_zygote
+def serve(address: str, workers: tuple[str, int]) -> None:
+    """Import :data:`PRELOAD` and serve graders on ``address``; ``workers``: the address and pid of the worker
+    zygote this process forked (:func:`autograder.sandbox.worker.serve_zygote`) before it imported any of the
+    kit."""
+    from autograder.sandbox.client import WorkerZygote, isolation, worker_zygote
     from autograder.sandbox.worker import serve_forks
 
     for name in PRELOAD:
         importlib.import_module(name)
     isolation()  # what this machine allows, probed once for every grader
-    worker_zygote()  # one for every grader's workers, stopped at exit
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit through atexit
+    worker_zygote(adopt=WorkerZygote(*workers))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
+    gc.freeze()
     serve_forks(listener, _handle)
 
 
@@ -223,6 +236,3 @@ def _grade(request: dict) -> None:
         sys.stderr.flush()
         os._exit(code)
 
-
-if __name__ == "__main__":
-    serve(sys.argv[1])

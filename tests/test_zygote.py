@@ -1,9 +1,7 @@
 """The grader zygote: forked graders get exactly their cwd, environment and output file, report their exit
 code, run side by side, and are killed with their session at the timeout."""
 
-import glob
 import os
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +20,15 @@ def test_cwd_and_environment():
 def test_exit():
     sys.stdout.flush()
     os._exit(3)
+
+def test_worker_from_a_grader():
+    import autograder.plugin  # the grader holds the kit; the worker it starts must not
+    from autograder.sandbox.client import Worker
+
+    with Worker(os.environ["SUBMISSION"]) as worker:
+        seen = worker.call("autograder.sandbox.probing:call", 60, module_name="student", function="modules")
+    assert seen["kit"] == [] and "autograder.plugin" not in seen["all"]
+    assert {"torch", "torchvision"} <= set(seen["all"])  # preloaded by the zygote both were forked from
 
 def test_sleep():
     import subprocess
@@ -67,6 +74,20 @@ def test_graders_run_side_by_side(tests_file):
     assert outcomes == [0, 0, 0, 0]
 
 
+def test_a_worker_started_by_a_grader_holds_nothing_of_the_kit(tests_file):
+    """The worker zygote shares the grader zygote's libraries but was forked before it imported the kit:
+    a worker holds the worker-side modules of its own copy only."""
+    submission = tests_file.parent / "submission"
+    submission.mkdir(exist_ok=True)
+    (submission / "student.py").write_text(
+        "import os, sys\n\ndef modules():\n"
+        "    own = os.path.dirname(os.getcwd()) + '/kit/'\n"
+        "    return {'all': sorted(sys.modules), 'kit': sorted(n for n, m in sys.modules.items() if n.startswith("
+        "'autograder') and not (getattr(m, '__file__', None) or '').startswith(own))}\n")
+    status, output = run(tests_file, "test_worker_from_a_grader", env={"SUBMISSION": str(submission)})
+    assert status == 0, output
+
+
 def test_a_grader_past_its_timeout_is_killed_with_its_session(tests_file):
     pids = tests_file.parent / "pids"
     started = time.monotonic()
@@ -85,10 +106,18 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_closed_zygote_leaves_no_process_or_folder_behind():
-    folders = set(glob.glob(f"{tempfile.gettempdir()}/autograder-*zygote-*"))
+    """One folder and one process group for the grader zygote and the worker zygote it forked."""
     grader_zygote = zygote.Zygote()
-    started = set(glob.glob(f"{tempfile.gettempdir()}/autograder-*zygote-*")) - folders
-    assert len(started) == 2  # its own folder and its worker zygote's
+    group = grader_zygote.process.pid
+    members = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if _group(pid) == group]
+    assert len(members) >= 2 and grader_zygote.folder.is_dir()
     grader_zygote.close()
-    assert not set(glob.glob(f"{tempfile.gettempdir()}/autograder-*zygote-*")) - folders
-    assert not _alive(grader_zygote.process.pid)
+    assert not grader_zygote.folder.exists()
+    assert not any(map(_alive, members))
+
+
+def _group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None

@@ -53,7 +53,7 @@ def load_trained(model, state, where: str, names: str):
     return model.eval()
 
 
-def predict(model, images, batch: int = 500) -> np.ndarray:
+def predict(model, images, batch: int = 100) -> np.ndarray:
     """Class predictions (N,) int64 of ``model`` (grader-built, loaded with :func:`load_trained`) on
     ``images`` (N, ...) float tensor, by the arg-max of its logits, ``batch`` images at a time."""
     import torch

@@ -1,7 +1,7 @@
 """The untrusted side: an interpreter that runs probes against one student submission.
 
 Workers are forks of the worker zygote, ``python -I -B KIT/autograder/sandbox/worker.py SOCKET``
-started by :mod:`autograder.sandbox.client` from a copy of the worker-side kit: it imports numpy and torch
+started by :mod:`autograder.sandbox.client` from a copy of the worker-side kit: it imports the libraries
 once (:data:`PRELOADED`), holds nothing else (no kit, no reference, no submission), and for each request
 forks a handler that enters fresh namespaces and forks the worker, pid 1 of its own pid namespace
 (:func:`serve_zygote`). Before any student code runs, :func:`confine` applies the client's plan (trusted
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import gc
 import glob
 import importlib
 import json
@@ -29,7 +30,8 @@ import socket
 import sys
 import traceback
 
-PRELOADED = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.optim")
+#: The libraries the worker zygote imports once (the grader zygote shares them: see :func:`serve_zygote`)
+PRELOADED = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torchvision", "timm", "sklearn.svm")
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_NOATIME, MS_NODIRATIME = 1, 2, 4, 8, 32, 1024, 2048
 MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME, MNT_DETACH = 4096, 16384, 1 << 18, 1 << 21, 2
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # syscall numbers (glibc has no wrapper)
@@ -308,8 +310,13 @@ def main(argv: list[str]) -> None:
 
 
 # --- the zygote -------------------------------------------------------------------------------------
-def serve_zygote(address: str) -> None:
-    """Import :data:`PRELOADED`, then fork one handler per connection on the Unix socket ``address``."""
+def serve_zygote(address: str, grader_zygote: bool = False) -> None:
+    """Import :data:`PRELOADED`, then fork one handler per connection on the Unix socket ``address``.
+
+    With ``grader_zygote``, this process forks the worker zygote as soon as the libraries are imported, then
+    becomes the grader zygote that the JSON line on stdin describes (:func:`autograder.zygote.serve`): the
+    two share the libraries' memory pages, and the worker zygote is a fork of a process that had imported
+    nothing of the kit, the reference or a submission."""
     if sys.platform == "linux":
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")  # dies with its owner
     for name in PRELOADED:
@@ -317,7 +324,25 @@ def serve_zygote(address: str) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(address)
     os.chmod(address, 0o600)
-    serve_forks(listener, _handle)
+    gc.freeze()  # the imported objects stay out of the collector's passes: their pages stay shared
+    if not grader_zygote:
+        serve_forks(listener, _handle)
+    workers = os.fork()
+    if workers == 0:
+        if sys.platform == "linux":
+            _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")  # dies with the grader zygote
+        os.dup2(os.open(os.devnull, os.O_RDWR), 0)
+        os.dup2(0, 1)  # "ready" is the grader zygote's to say
+        serve_forks(listener, _handle)
+    listener.close()
+    request = json.loads(sys.stdin.readline())
+    sys.path[:] = request["path"]
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    from autograder import zygote
+
+    zygote.serve(request["address"], workers=(address, workers))
 
 
 def serve_forks(listener: socket.socket, handle) -> None:
@@ -398,4 +423,4 @@ def _become_worker(request: dict, descriptors: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    serve_zygote(sys.argv[1])
+    serve_zygote(sys.argv[1], grader_zygote=sys.argv[2:] == ["--grader-zygote"])
