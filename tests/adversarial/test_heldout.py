@@ -267,3 +267,15 @@ def test_a_network_other_than_the_handouts_is_named(graded):
     test, record = _outcome(graded["deeper_network"])
     assert test["score"] == 0 and "accuracy" not in record
     assert "not the architecture the handout asks for" in test["output"] and "4.weight" in test["output"]
+
+
+def test_each_grading_draws_a_fresh_key_unless_given_one(tmp_path):
+    """(in process, < 0.1 s) A grader without ``--key-file`` draws its own key; with one, it reads it."""
+    from types import SimpleNamespace
+
+    from autograder.plugin import Grader
+
+    fresh = {Grader(SimpleNamespace(grading=None, key_file=None)).key for _ in range(3)}
+    assert len(fresh) == 3 and all(len(key) == 32 for key in fresh)
+    (tmp_path / "key").write_text(f"{KEY}\n")
+    assert Grader(SimpleNamespace(grading=None, key_file=tmp_path / "key")).key == KEY
