@@ -98,10 +98,12 @@ class Cgroup:
         return int(control.get("oom_kill", 0)) > 0
 
     def close(self) -> None:
-        """Kill what is left in it and remove it (its processes may take a while to exit, e.g. a fork bomb's
-        hundreds on a busy machine: killed again until the folder can be removed, for up to 30 s)."""
+        """Kill what is left in it and remove it, cgroups made below it first (a worker's, left by a grader
+        killed at the deadline). Processes may take a while to exit (a fork bomb's hundreds on a busy
+        machine): killed again until each folder can be removed, for up to 30 s."""
         deadline = time.monotonic() + 30
-        for folder in reversed(self.folders):
+        below = [path for top in self.folders for path in top.rglob("*") if path.is_dir()]
+        for folder in [*sorted(below, key=lambda path: -len(path.parts)), *reversed(self.folders)]:
             while True:
                 for pid in map(int, (folder / "cgroup.procs").read_text().split()):
                     try:
