@@ -1,7 +1,7 @@
 """Issue 18 class 2: accuracy checks cannot pass without training. Each cheat is a tp1_mlp submission that
 scored on the accuracy checks before the fix; graded on the check it attacks (one short grading each,
-two at a time, ~40 s in all on two busy cores, most of it sending 10 000 training images per image check),
-it must now gain nothing:
+two at a time, ~40 s in all on two busy cores),
+it must now gain nothing (the image check with 1000 training images: the cheats do not train):
 
 - held-out data regenerated from the public seed (the seed reaches the worker; the private generator now
   derives from a per-grading key the worker never sees, and the cheat does not find it);
@@ -10,7 +10,9 @@ it must now gain nothing:
   and the trained weights, never with the student's ``forward``; the held-out images never reach the
   worker, and are disguised so that no table recognises them anyway);
 - predictions that do not come from the returned weights (a radius rule on the circles), and a deeper
-  network than the handout's (the architecture check names the extra layers).
+  network than the handout's (the architecture check names the extra layers);
+- weights trained elsewhere on the public labels, shipped and returned without training (the worker sees
+  the classes under private names).
 
 Each test also measures, in this process, what the cheat would score if its predictions counted.
 """
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import yaml
 
 from autograder import config, data
 from autograder.grade import Options, grade_one
@@ -132,6 +136,20 @@ def train_mnist(data, nh=100, eta=0.03, batch_size=10, epochs=5, seed=0, quiet=F
     return _NeighboursMLP(), {"loss": [0.0]}
 '''
 
+#: train_mnist returns weights trained before the grading (on the public labels), without training
+PRETRAINED = '''
+import pathlib
+
+import numpy as np
+
+
+def train_mnist(data, nh=100, eta=0.03, batch_size=10, epochs=5, seed=0, quiet=False, device="cpu"):
+    shipped = np.load(pathlib.Path(__file__).with_name("weights.npz"))
+    model = torch.nn.Sequential(torch.nn.Linear(784, nh), torch.nn.Tanh(), torch.nn.Linear(nh, 10))
+    model.load_state_dict({name: torch.tensor(value) for name, value in shipped.items()})
+    return model, {"loss": [0.0]}
+'''
+
 #: train_optim returns the handout's Sequential, untrained, whose forward tells the circles by their radius
 RADIUS = '''
 class _RadiusRule(torch.nn.Sequential):
@@ -178,33 +196,56 @@ def knn_votes(shipped: tuple[np.ndarray, np.ndarray], images: np.ndarray) -> np.
     return votes.sum(dim=1).argmax(dim=1).numpy()
 
 
+def flat(images: np.ndarray):
+    """uint8 images (N, 28, 28) as the MLP's inputs (N, 784) in [0, 1]."""
+    import torch
+
+    return torch.tensor(images).reshape(len(images), -1).float() / 255
+
+
 @pytest.fixture(scope="module")
 def public():
-    """The public Fashion-MNIST test split and 5000 public training images (what the cheats ship)."""
+    """The public Fashion-MNIST test split, 5000 public training images, and the reference MLP trained on
+    those with their public labels (what the cheats ship)."""
+    import torch
+
+    from autograder import reference
+
     root = data.root()
     test = data.images(root, "FashionMNIST", False)
     train = data.subset(root, "FashionMNIST", True, 5000, np.random.default_rng(0))
-    return {"test": test, "train": train}
+    split = {"Xtrain": flat(train[0]), "Ytrain": torch.nn.functional.one_hot(torch.tensor(train[1]), 10).float(),
+             "Xtest": flat(test[0][:500]), "Ytest": torch.nn.functional.one_hot(torch.tensor(test[1][:500]), 10).float()}
+    model, _ = reference.module(ASSIGNMENT, "train").train_mnist(split, epochs=3, quiet=True)
+    return {"test": test, "train": train, "model": model}
 
 
 @pytest.fixture(scope="module")
 def graded(public, tmp_path_factory):
     """Each cheat graded on the check it attacks, with this module's key."""
     root = tmp_path_factory.mktemp("heldout")
+    grading = yaml.safe_load((config.ROOT / "grading.yml").read_text(encoding="utf-8"))
+    fashion = next(c for c in grading["assignments"][ASSIGNMENT]["checks"] if c["id"] == FASHION)
+    fashion["budget"]["n_train"] = 1000
+    (root / "grading.yml").write_text(yaml.safe_dump(grading, sort_keys=False), encoding="utf-8")
+    options = Options(key=KEY, grading_path=root / "grading.yml")
     table = root / "table.npz"
     np.savez(table, hashes=pixel_hashes(public["test"][0]), labels=public["test"][1])
     neighbours = root / "neighbours.npz"
     np.savez(neighbours, images=public["train"][0], labels=public["train"][1])
+    weights = root / "weights.npz"
+    np.savez(weights, **{name: value.detach().numpy() for name, value in public["model"].state_dict().items()})
     cheats = {"regenerate_from_seed": ({"train.py": REGENERATE}, {}, CIRCLES.format("manual")),
               "pixel_table": ({"train.py": PIXEL_TABLE}, {"table.npz": table.read_bytes()}, FASHION),
               "nearest_neighbours": ({"train.py": NEAREST}, {"neighbours.npz": neighbours.read_bytes()}, FASHION),
+              "pretrained_weights": ({"train.py": PRETRAINED}, {"weights.npz": weights.read_bytes()}, FASHION),
               "radius_rule": ({"train.py": RADIUS}, {}, CIRCLES.format("optim")),
               "deeper_network": ({"train.py": DEEPER}, {}, CIRCLES.format("nn"))}
 
     def grade(name: str) -> tuple[str, dict]:
         append, files, check = cheats[name]
         path = folder(SOLUTION, append=append, files=files)(root / name, {"KEY": KEY})
-        return name, grade_one(Submission(name, path, ASSIGNMENT), root / "out", Options(only=(check,), key=KEY))
+        return name, grade_one(Submission(name, path, ASSIGNMENT), root / "out", replace(options, only=(check,)))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(pool.map(grade, cheats))
@@ -250,6 +291,17 @@ def test_nearest_neighbours_over_public_images_scores_nothing(graded, public):
     print(f"5-NN over 5000 public images: graded accuracy {record['accuracy']:.3f}; its own votes on disguised "
           f"held-out images would score {would_score:.3f}")
     assert would_score > 0.7  # a real threat, had its predictions counted
+
+
+def test_weights_trained_before_the_grading_score_nothing(graded, public):
+    test, record = _outcome(graded["pretrained_weights"])
+    assert test["score"] == 0 and record["accuracy"] < 0.4, test["output"]
+    images, labels = public["test"]
+    disguised = data.disguised(images[500:2500], np.random.default_rng(3))
+    would_score = float(np.mean(public["model"](flat(disguised)).argmax(dim=1).numpy() == labels[500:2500]))
+    print(f"pretrained weights: graded accuracy {record['accuracy']:.3f}; under the public class names they "
+          f"would score {would_score:.3f}")
+    assert would_score > 0.75
 
 
 def test_predictions_that_do_not_come_from_the_weights_score_nothing(graded):
