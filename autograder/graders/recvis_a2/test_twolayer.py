@@ -71,7 +71,7 @@ def test_gradient_nn_finite_differences(probe, rng):
                                          "finite differences of the loss)")
 
 
-def _assert_gradient_nn_matches_reference(probe, rng, note: str = "") -> None:
+def _assert_gradient_nn_agrees_with_ref(probe, rng, note: str = "") -> None:
     problem = ref.random_problem(rng, 10, d_range=(2, 9), h_range=(5, 21))
     got = float_arrays(probe("gradient_nn", X=problem["X"], Y=problem["Y"], params=problem["params"]))
     for grads, X, Y in zip(got, problem["X"], problem["Y"]):
@@ -81,7 +81,7 @@ def _assert_gradient_nn_matches_reference(probe, rng, note: str = "") -> None:
 
 
 def test_gradient_nn_matches_reference(probe, rng):
-    _assert_gradient_nn_matches_reference(probe, rng)
+    _assert_gradient_nn_agrees_with_ref(probe, rng)
 
 
 def test_gradient_nn_numerical_central(probe, rng):
@@ -145,7 +145,7 @@ def test_twolayer_uses_numpy_only(submission, probe, rng):
     twolayer.gradient_nn."""
     assert_not_used(submission, "twolayer", "torch or an automatic-differentiation library (Part 1 is numpy only)",
                     modules={"torch", "jax", "autograd", "tensorflow"})
-    _assert_gradient_nn_matches_reference(probe, rng, " (the rule is checked on working code)")
+    _assert_gradient_nn_agrees_with_ref(probe, rng, " (the rule is checked on working code)")
 
 
 def _unbalanced(rng: np.random.Generator, n: int, positives: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
