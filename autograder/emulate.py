@@ -32,9 +32,10 @@ def _own(controller: str) -> str:
 
 class Cgroup:
     """A fresh cgroup with ``memory_mb`` (memory in files in memory included, no swap), ``cpus`` (a fraction
-    of one CPU), at most ``processes`` tasks and a CPU ``weight`` (100: the default share); ``peak_mb`` and
-    ``oom_killed`` once its processes ran; ``close`` removes it. ``add`` is meant for a child's
-    ``preexec_fn``; ``procs`` are the files a process joins it by writing its pid (0: itself)."""
+    of one CPU), at most ``processes`` tasks and a CPU ``weight`` (100: the default share; these two where the
+    machine has their controllers); ``peak_mb`` and ``oom_killed`` once its processes ran; ``close``
+    removes it. ``add`` is meant for a child's ``preexec_fn``; ``procs`` are the files a process joins it
+    by writing its pid (0: itself)."""
 
     def __init__(self, name: str, memory_mb: int | None, cpus: float | None, processes: int | None = None,
                  weight: int | None = None):
@@ -43,9 +44,9 @@ class Cgroup:
         try:
             if self.v2:
                 self.memory = self.cpu = self._make(CGROUP / _own("") / name)
-                if processes:
+                if processes and (self.memory / "pids.max").exists():  # where the controllers are enabled
                     (self.memory / "pids.max").write_text(str(processes))
-                if weight:
+                if weight and (self.cpu / "cpu.weight").exists():
                     (self.cpu / "cpu.weight").write_text(str(weight))
                 if memory_mb:
                     (self.memory / "memory.max").write_text(str(memory_mb * 2**20))
@@ -64,7 +65,7 @@ class Cgroup:
                     (self.cpu / "cpu.cfs_quota_us").write_text(str(int(cpus * 100000)))
                 if weight:
                     (self.cpu / "cpu.shares").write_text(str(weight * 1024 // 100))
-                if processes:
+                if processes and (CGROUP / "pids").is_dir():
                     (self._make(CGROUP / "pids" / _own("pids") / name) / "pids.max").write_text(str(processes))
         except OSError:
             self.close()
