@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not isolation().namespaces,
 HIDDEN = "test_manual.py::test_backward_matches_autograd"
 CHECKS = (I, F, S, HIDDEN)
 GRADER_UID = UID_BASE - 2  # the unprivileged grader: a uid no one else has
-#: grades each run of the job given as JSON (submissions, out, allow, then folders made private first)
+#: grades each run of the job given as JSON (its checks, out, allow, folders made private first)
 GRADE = """
 import json, subprocess, sys
 from pathlib import Path
@@ -46,7 +46,7 @@ for run in job["runs"]:
     if run["private"]:
         subprocess.run(["chmod", "-R", "go-rwx", *run["private"]], check=True)
     submissions = [Submission(name, Path(path), "tp1_mlp") for name, path in job["submissions"].items()]
-    options = Options(only=tuple(job["checks"]), allow_unisolated=run["allow"])
+    options = Options(only=tuple(run["checks"]), allow_unisolated=run["allow"])
     graded.append(grade_many(submissions, Path(run["out"]), options, jobs=2, quiet=True))
 print(json.dumps(graded))
 """
@@ -115,9 +115,9 @@ def _tests(document: dict) -> dict[str, dict]:
 
 def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit(place):
     top, kit, submissions, listener, mark = place
-    job = {"submissions": submissions, "checks": CHECKS,
-           "runs": [{"out": str(top / "out" / "readable"), "allow": False, "private": []},
-                    {"out": str(top / "out"), "allow": False,
+    job = {"submissions": submissions,
+           "runs": [{"checks": CHECKS, "out": str(top / "out" / "readable"), "allow": False, "private": []},
+                    {"checks": CHECKS, "out": str(top / "out"), "allow": False,
                      "private": [*(str(kit / name) for name in ("solutions", "autograder", "grading.yml")),
                                  str(top / "data")]}]}
     readable, private = _grade(kit, job)
@@ -140,9 +140,9 @@ def test_unprivileged_without_namespaces_hidden_checks_need_allow_unisolated(pla
     top, kit, submissions, _, _ = place
     for path in (kit, top / "home", top / "out"):
         subprocess.run(["chown", "-R", f"{GRADER_UID}:{GRADER_UID}", str(path)], check=True)
-    job = {"submissions": {"reference": submissions["reference"]}, "checks": CHECKS,
-           "runs": [{"out": str(top / "out" / "refused"), "allow": False, "private": []},
-                    {"out": str(top / "out" / "allowed"), "allow": True, "private": []}]}
+    job = {"submissions": {"reference": submissions["reference"]},
+           "runs": [{"checks": CHECKS, "out": str(top / "out" / "refused"), "allow": False, "private": []},
+                    {"checks": (HIDDEN,), "out": str(top / "out" / "allowed"), "allow": True, "private": []}]}
     refused, allowed = _grade(kit, job, uid=GRADER_UID)
     document = refused["reference"]
     assert document["extra_data"]["isolation"] == "none"
