@@ -27,6 +27,7 @@ into any released file, the solution notebook failing to execute (any cell error
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -100,10 +101,26 @@ def gradescope_zip(assignment: str, target: Path, deadline: int = GRADESCOPE_DEA
     with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as scratch:
         folder = Path(scratch)
         (folder / "run_autograder").write_text(_render("run_autograder", assignment=assignment, deadline=str(deadline),
-                                                       memory_mb=str(NEEDED_MEMORY_MB)))
+                                                       memory_mb=str(NEEDED_MEMORY_MB),
+                                                       preload=",".join(optional_libraries(assignment))))
         (folder / "setup.sh").write_text(_render("setup.sh", assignment=assignment, **_pins("torch", "torchvision")))
         write_kit(assignment, folder / "kit")
         return _zip_folder(folder, target, executable=("run_autograder", "setup.sh"))
+
+
+def optional_libraries(assignment: str) -> list[str]:
+    """The optional libraries of the zygotes (:data:`autograder.sandbox.worker.OPTIONAL`) that the
+    assignment's reference or graders import anywhere: the only ones its Gradescope zygotes preload."""
+    from autograder.sandbox.worker import OPTIONAL
+
+    imported: set[str] = set()
+    for path in [*(config.ROOT / "solutions" / assignment).glob("*.py"), *(config.GRADERS / assignment).glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    return [name for name in OPTIONAL if name.split(".")[0] in imported]
 
 
 def _pins(*names: str) -> dict[str, str]:
@@ -255,13 +272,19 @@ Per assignment:
   On GitHub Classroom, `.github/workflows/classroom.yml` runs the same public checks on every push (a
   GitHub-hosted runner, no secret, one grader step per check) and reports their points to Classroom.
   Students can edit that workflow: its points are feedback, never the grade.
-- `autograder/<a>-gradescope.zip` — Gradescope's "zip file upload" autograder (Ubuntu 22.04 base image):
-  `setup.sh` installs Python 3.11 and the kit, `run_autograder` runs `autograder grade` (the isolated,
-  authoritative grader, cpu tier) on the submission: the notebook's export zip or the student's files.
-  **Gradescope settings it needs**: memory **2 GB** or more (one grading peaks at 1.14–1.39 GB, page cache
-  included, measured with `bench/gradescope.py`; the default 768 MB container kills it, and results.json then
-  says so), timeout **600 s** (the default): `run_autograder` writes results.json within 540 s
-  (`AUTOGRADER_DEADLINE`), and a check the deadline stops scores 0 as "not run: the grading time ran out".
+- `autograder/<a>-gradescope.zip` — Gradescope's "zip file upload" autograder (Ubuntu 24.04 base image,
+  or 22.04): `setup.sh` installs the kit into a venv of the image's Python (24.04: its python3 3.12; 22.04:
+  Ubuntu's python3.11 package; no PPA) with the versions of `gradescope-constraints.txt` and the CPU builds of
+  torch and torchvision, and fails the build with a message when any of them cannot be installed;
+  `run_autograder` runs `autograder grade` (the isolated, authoritative grader, cpu tier) on the submission:
+  the notebook's export zip or the student's files.
+  **Gradescope settings it needs**: memory **768 MB** (the default) is enough for the reference — one
+  grading peaks at 641–697 MB, page cache included, at ½ CPU, measured with `bench/gradescope.py` — but
+  give **1 GB** if you can: a submission's own code may allocate more, and a grading killed for memory
+  scores 0 with a results.json that says so; timeout **600 s** (the default): `run_autograder` writes
+  results.json within 540 s (`AUTOGRADER_DEADLINE`), and a check the deadline stops scores 0 as "not run:
+  the grading time ran out". Students see their public checks at once; hidden checks, their feedback and
+  the total appear when you publish the grades ("Review Grades" → Publish).
 - `autograder/<a>-otter.zip` — otter-grader's own autograder (the notebook's checks run inside the student's
   kernel: use it for self-checks, not for grades); `otter run` needs no Docker.
 - `autograder/<a>-solution.ipynb` — the solution notebook; `selftest.json` — its otter run (100 %).

@@ -13,9 +13,12 @@ import torch
 
 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """uint8 or [0, 1] images (N, C, H, W) → float, standardised per channel with ``mean``/``std`` (C,)."""
-    images = images.float() / 255 if images.dtype == torch.uint8 else images.float()
-    return (images - mean.view(1, -1, 1, 1).to(images)) / std.view(1, -1, 1, 1).to(images)
+    """uint8 or [0, 1] images (N, C, H, W) → float, standardised per channel with ``mean``/``std`` (C,): one
+    new tensor, computed in place (a data set's worth of memory, not four)."""
+    result = images.to(torch.float32, copy=True)
+    if images.dtype == torch.uint8:
+        result.div_(255)
+    return result.sub_(mean.view(1, -1, 1, 1).to(result)).div_(std.view(1, -1, 1, 1).to(result))
 
 
 def symmetric_rgb(images, device: str = "cpu") -> torch.Tensor:
@@ -46,7 +49,7 @@ def channels_first(images: np.ndarray, mean=None, std=None, device: str = "cpu")
     given."""
     images = torch.as_tensor(images, device=device).permute(0, 3, 1, 2).contiguous()
     if mean is None:
-        return images.float() / 255
+        return images.float().div_(255)
     return normalize(images, torch.tensor(mean), torch.tensor(std))
 
 

@@ -4,12 +4,12 @@ Python, pytest and torch every time.
 
 Trusted code only. The zygote and its children never run student code: each grader drives its own
 isolated worker, a fork of the worker zygote (:mod:`autograder.sandbox.client`). Both zygotes come from
-one fresh interpreter that imported the libraries (numpy, torch, torchvision, timm, scikit-learn), forked
-the worker zygote, and only then became this zygote and imported the kit: the libraries' memory pages are
-shared by every grader and every worker (one grading fits in Gradescope's 768 MB container), and a worker
-is never a fork of a process that held the kit, the reference solutions or a submission. Nothing is
-shared between two graders but the imported modules: each is a fork of the zygote, which imports
-libraries and runs nothing else.
+one fresh interpreter that imported the libraries (numpy, torch and the optional ones the assignment
+uses: :data:`autograder.sandbox.worker.OPTIONAL`), forked the worker zygote, and only then became this
+zygote and imported the kit: the libraries' memory pages are shared by every grader and every worker (one
+grading fits in Gradescope's 768 MB container), and a worker is never a fork of a process that held the
+kit, the reference solutions or a submission. Nothing is shared between two graders but the imported
+modules: each is a fork of the zygote, which imports libraries and runs nothing else.
 
 Protocol, on a Unix socket in a private folder (one connection per grader): the client sends one JSON line
 ``{"argv", "cwd", "env", "output"}``; the zygote forks a handler, which forks the grader (its own session,
@@ -42,8 +42,9 @@ PRELOAD = ("yaml", "pydantic", "pytest", "autograder.plugin", "autograder.checks
            "autograder.checks.answers", "autograder.checks.gradients", "autograder.checks.models",
            "autograder.checks.static", "autograder.checks.values", "autograder.data", "autograder.reference")
 START_TIMEOUT = 120.0
-#: cgroup peak (page cache included) of one grading at ½ CPU, measured with bench/gradescope.py
-NEEDED_MEMORY_MB = 1500
+#: cgroup peak (page cache included) of the reference's grading at ½ CPU, the highest of the four assignments
+#: (bench/gradescope.py, bench/RESULTS.md: 641-697 MB); a submission's own code can need more
+NEEDED_MEMORY_MB = 700
 INTERNAL_ERROR = 70  # exit code of a grader that failed before pytest could run
 
 
@@ -154,8 +155,9 @@ def describe_exit(status: int | None) -> str:
         return name
     limit = container_memory_mb()
     has = f"this container has {limit:.0f} MB" if limit else "the machine's memory limit"
-    return (f"SIGKILL: most likely killed for memory ({has}; grading needs about {NEEDED_MEMORY_MB} MB: raise "
-            "the memory in Gradescope's autograder settings, or the machine's)")
+    return (f"SIGKILL: most likely killed for memory ({has}; grading needs about {NEEDED_MEMORY_MB} MB, more if "
+            "the submission's own code allocates much: raise the memory in Gradescope's autograder settings, or "
+            "the machine's)")
 
 
 def _reply(connection: socket.socket, key: str):

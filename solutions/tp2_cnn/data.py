@@ -61,8 +61,8 @@ def channel_stats(data: Any) -> tuple[list[float], list[float]]:
     n_channels = images.shape[1]
     total = torch.zeros(n_channels, dtype=torch.float64)
     total_sq = torch.zeros(n_channels, dtype=torch.float64)
-    for start in range(0, images.shape[0], 4096):
-        chunk = images[start:start + 4096].double()
+    for start in range(0, images.shape[0], 500):
+        chunk = images[start:start + 500].double()
         total += chunk.sum(dim=(0, 2, 3))
         total_sq += chunk.square().sum(dim=(0, 2, 3))
     count = images.shape[0] * images.shape[2] * images.shape[3]
