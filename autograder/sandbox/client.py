@@ -334,13 +334,15 @@ class WorkerZygote:
         """Start ``python -I -B FOLDER/kit/autograder/sandbox/worker.py FOLDER/socket`` from a fresh copy of
         the worker-side kit, stderr in ``FOLDER/zygote.log``. With ``grader_zygote``, it forks the worker
         zygote, then waits on stdin for the grader zygote's request and becomes it (its own process group: a
-        ``killpg`` stops both)."""
+        ``killpg`` stops both). ``AUTOGRADER_PRELOAD`` (comma-separated, set by the Gradescope script) names
+        the optional libraries it imports (:data:`autograder.sandbox.worker.OPTIONAL`; default: all)."""
         _copy_worker_kit(folder / "kit")
         env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
+        preload = ["--preload", os.environ["AUTOGRADER_PRELOAD"]] if "AUTOGRADER_PRELOAD" in os.environ else []
         with open(folder / "zygote.log", "wb") as log:
             return subprocess.Popen(
                 [sys.executable, "-I", "-B", str(folder / "kit" / "autograder" / "sandbox" / "worker.py"),
-                 str(folder / "socket"), *(["--grader-zygote"] if grader_zygote else [])],
+                 str(folder / "socket"), *(["--grader-zygote"] if grader_zygote else []), *preload],
                 stdin=subprocess.PIPE if grader_zygote else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                 cwd="/", env=env, start_new_session=True)
 
