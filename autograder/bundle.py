@@ -321,12 +321,13 @@ def locate(root: Path, assignment: str) -> Path | None:
 
 
 def _zero(message: str) -> dict:
-    return {"score": 0.0, "output": message, "visibility": "visible", "tests": []}
+    return {"score": 0.0, "execution_time": 0.0, "output": message, "visibility": "visible", "tests": []}
 
 
 def gradescope(assignment: str, root: Path) -> dict:
     """Grade ``root/submission`` like ``autograder grade --tier cpu`` (the same :func:`grade.grade_one`: a
-    trusted pytest grader process driving an isolated worker) into ``root/results/results.json``.
+    trusted pytest grader process driving an isolated worker) into ``root/results/results.json``, as
+    Gradescope shows it (:func:`autograder.results.gradescope_view`: numbered, titled, Markdown).
 
     The submission is the folder of ``root/submission`` holding the modules (the files of the notebook's
     export zip, which Gradescope unpacks, or the student's files), found without following links; it is
