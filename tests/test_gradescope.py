@@ -202,3 +202,26 @@ def test_setup_installs_the_pinned_cpu_torch_or_fails(tmp_path):
         assert name in pinned, f"{name} is not pinned in {constraints.name}"
     assert subprocess.run(["bash", "-n", str(root / "source" / "setup.sh")], check=False).returncode == 0
     assert subprocess.run(["bash", "-n", str(root / "source" / "run_autograder")], check=False).returncode == 0
+
+
+def test_gradescope_view_fences_feedback_and_shows_learning_curves():
+    """Student text stays inside its code block (a fence longer than its backticks), a training check's
+    learning curves become a table beside the reference's, and the hidden checks' points are not summed
+    into the output (Gradescope hides the total while tests are hidden)."""
+    from autograder import results
+
+    checks = [c for c in config.load().assignment(A).checks if c.tier == "cpu"]
+    curve = "test_accuracy.py::test_circles[autograd]"
+    records = {c.id: {"status": "passed", "output": "", "seconds": 0.1} for c in checks}
+    records["test_manual.py::test_forward"] = {"status": "failed", "seconds": 0.1,
+                                               "output": "manual.forward: ```\n# not a title\n``` [link](x)"}
+    records[curve]["record"] = {"history": {"test_acc": [0.5 + i / 300 for i in range(150)]}}
+    document = results.build(A, "tp1", checks, "cpu", records, seed=0, seconds=1.0)
+    view = _valid(results.gradescope_view(document, {curve: {"seeds": 5, "history": {"test_acc": [0.9] * 150}}}))
+    tests = {t["extra_data"]["check"]: t for t in view["tests"]}
+    feedback = tests["test_manual.py::test_forward"]["output"]
+    assert "\n````\nmanual.forward: ```\n# not a title\n``` [link](x)\n````" in feedback
+    assert tests["test_manual.py::test_forward"]["number"] == "1.2"
+    table = tests[curve]["output"]
+    assert "| epoch | test_acc | test_acc (reference) |" in table and "| 150 | 0.9967 | 0.9 |" in table
+    assert table.count("\n| ") == 1 + results.CURVE_ROWS and "mean of 5 seeds" in table
