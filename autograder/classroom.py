@@ -97,7 +97,7 @@ def staff_workflow(assignments: list[str]) -> str:
     """``.github/workflows/grade.yml`` of the staff's private grading repository (the grading kit)."""
     grade = ('autograder grade submissions --assignment "$ASSIGNMENT" --tier {tier} --jobs {jobs} '
              '--out graded --quiet{data}\n')
-    isolated = ('python -c "from autograder.sandbox.client import isolation; '
+    isolated = ('python -c "from autograder.workers import isolation; '
                 "assert isolation().namespaces, 'no namespaces: student code would not be isolated'\"\n")
     download = {"name": "Download the class's repositories", "uses": DOWNLOAD_ARTIFACT,
                 "with": {"name": "submissions"}}

@@ -4,7 +4,7 @@
 
 Cgroup v1 (``memory``, ``cpu`` and ``pids`` hierarchies) or v2, whichever is writable here;
 :func:`cgroup_problem` says why none is. The cgroup is made below the one this process is in and removed
-afterwards. (:class:`Cgroup` also bounds each worker: :mod:`autograder.sandbox.client`.)
+afterwards. (:class:`Cgroup` also bounds each worker: :mod:`autograder.workers`.)
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from autograder import config, results, zygote
 from autograder.config import GRADERS, Tier
-from autograder.sandbox.client import isolation, require_private
+from autograder.workers import isolation, require_private
 from autograder.submissions import Submission
 
 GRADER_OVERHEAD_SECONDS = 120

@@ -19,7 +19,7 @@ import pytest
 
 from autograder.checks import CheckFailed, ProbeFailed
 from autograder.config import Check, load
-from autograder.sandbox.client import GraderFault, Limits, OutOfTime, Worker
+from autograder.workers import GraderFault, Limits, OutOfTime, Worker
 
 INTERNAL = "grader error (not your fault; tell the course staff)"
 OUT_OF_TIME = "not run: the grading time ran out"

@@ -3,7 +3,7 @@ process per submission, so that a grader starts in a fraction of a second instea
 Python, pytest and torch every time.
 
 Trusted code only. The zygote and its children never run student code: each grader drives its own
-isolated worker, a fork of the worker zygote (:mod:`autograder.sandbox.client`). Both zygotes come from
+isolated worker, a fork of the worker zygote (:mod:`autograder.workers`). Both zygotes come from
 one fresh interpreter that imported the libraries (numpy, torch and the optional ones the assignment
 uses: :data:`autograder.sandbox.worker.OPTIONAL`), forked the worker zygote, and only then became this
 zygote and imported the kit: the libraries' memory pages are shared by every grader and every worker (one
@@ -51,14 +51,14 @@ INTERNAL_ERROR = 70  # exit code of a grader that failed before pytest could run
 class Zygote:
     """A running zygote; ``run`` grades through it.
 
-    It starts as a worker zygote (:meth:`WorkerZygote.launch <autograder.sandbox.client.WorkerZygote.launch>`):
+    It starts as a worker zygote (:meth:`WorkerZygote.launch <autograder.workers.WorkerZygote.launch>`):
     a fresh ``python -I -B`` imports the libraries, forks the worker zygote, then reads this process's
     environment and ``sys.path`` on its stdin, imports :data:`PRELOAD` and serves graders. Both zygotes
     share the libraries' memory pages (copy-on-write); graders are forks of this one, workers of the other.
     """
 
     def __init__(self):
-        from autograder.sandbox.client import WorkerZygote
+        from autograder.workers import WorkerZygote
 
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-zygote-"))
         self.address = str(self.folder / "grader.socket")
@@ -189,7 +189,7 @@ def serve(address: str, workers: tuple[str, int]) -> None:
     """Import :data:`PRELOAD` and serve graders on ``address``; ``workers``: the address and pid of the worker
     zygote this process forked (:func:`autograder.sandbox.worker.serve_zygote`) before it imported any of the
     kit."""
-    from autograder.sandbox.client import WorkerZygote, isolation, worker_zygote
+    from autograder.workers import WorkerZygote, isolation, worker_zygote
     from autograder.sandbox.worker import serve_forks
 
     for name in PRELOAD:

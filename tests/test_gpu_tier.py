@@ -11,7 +11,7 @@ import yaml
 
 from autograder import config, data, samples
 from autograder.grade import Options, grade_one
-from autograder.sandbox.client import Worker
+from autograder.workers import Worker
 from autograder.submissions import Submission
 
 #: gpu check -> (tiny cpu budget, threshold calibrated for that budget on the stand-in data)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bundle, config, data, emulate, plugin, release, samples, zygote
+from autograder import bundle, config, data, emulate, plugin, release, samples, workers, zygote
 from autograder.checks import ProbeFailed
 from autograder.grade import Options, grade_one
-from autograder.sandbox import client
 from autograder.submissions import Submission
 
 A = "tp1_mlp"
@@ -66,9 +65,9 @@ def test_a_worker_that_cannot_start_is_a_grader_error(tmp_path, monkeypatch):
         def fork(self, *args):
             raise OSError("the worker zygote could not start a worker: no memory left")
 
-    monkeypatch.setattr(client, "worker_zygote", lambda: Broken())
-    with client.Worker(samples.reference_copy(A, tmp_path / "submission")) as worker, \
-            pytest.raises(client.GraderFault, match="no memory left") as error:
+    monkeypatch.setattr(workers, "worker_zygote", lambda: Broken())
+    with workers.Worker(samples.reference_copy(A, tmp_path / "submission")) as worker, \
+            pytest.raises(workers.GraderFault, match="no memory left") as error:
         worker.call("autograder.graders.tp1_mlp.probes:forward", 10)
 
     class Call:
@@ -76,7 +75,7 @@ def test_a_worker_that_cannot_start_is_a_grader_error(tmp_path, monkeypatch):
 
     message, status = plugin._message(Call)
     assert status == "error" and message.startswith(plugin.INTERNAL) and "no memory left" in message
-    assert issubclass(client.GraderFault, ProbeFailed)  # graders that catch ProbeFailed still do
+    assert issubclass(workers.GraderFault, ProbeFailed)  # graders that catch ProbeFailed still do
 
 
 def test_a_grader_zygote_that_cannot_start_blames_the_machine(tmp_path):

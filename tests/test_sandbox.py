@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import samples
+from autograder import samples, workers
 from autograder.config import ROOT
 from autograder.emulate import cgroup_problem
 from autograder.grade import Options, grade_one
-from autograder.sandbox import client
-from autograder.sandbox.client import (
+from autograder.submissions import Submission
+from autograder.workers import (
     UID_BASE,
     GraderFault,
     Limits,
@@ -25,7 +25,6 @@ from autograder.sandbox.client import (
     isolation,
     worker_zygote,
 )
-from autograder.submissions import Submission
 
 FULL_ISOLATION = isolation().namespaces and isolation().own_uid
 NEEDS_ISOLATION = "needs namespaces and an own uid (run as root where unshare is permitted)"
@@ -287,13 +286,13 @@ def test_memory_written_to_files_in_memory_counts_against_the_limit(submission, 
 def test_a_kit_module_that_cannot_be_imported_is_the_graders_fault(submission, monkeypatch):
     """A probe module of the kit that fails to import (a package missing on the grading machine) stops the
     worker's start, before any student code: a GraderFault with the cause, not a probe failure."""
-    copy = client._copy_worker_kit
+    copy = workers._copy_worker_kit
 
     def broken_kit(target):
         copy(target)
         (target / "autograder" / "graders" / "tp1_mlp" / "probes.py").write_text("import a_package_not_installed\n")
 
-    monkeypatch.setattr(client, "_copy_worker_kit", broken_kit)
+    monkeypatch.setattr(workers, "_copy_worker_kit", broken_kit)
     with Worker(submission) as running, pytest.raises(GraderFault, match="a_package_not_installed"):
         call(running, "add", a=[1.0], b=1)
 
@@ -312,5 +311,5 @@ def test_missing_data_is_the_graders_fault(tmp_path):
 def test_worker_uids_never_recur():
     """Handed out from a counter of root's, not from the grader's pid: no worker inherits another's keys,
     files or processes, whichever grader started it."""
-    uids = [client._new_uid() for _ in range(4)]
+    uids = [workers._new_uid() for _ in range(4)]
     assert uids == sorted(set(uids)) and uids[0] >= UID_BASE

@@ -23,7 +23,7 @@ def test_exit():
 
 def test_worker_from_a_grader():
     import autograder.plugin  # the grader holds the kit; the worker it starts must not
-    from autograder.sandbox.client import Worker
+    from autograder.workers import Worker
 
     with Worker(os.environ["SUBMISSION"]) as worker:
         seen = worker.call("autograder.sandbox.probing:call", 60, module_name="student", function="modules")

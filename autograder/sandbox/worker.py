@@ -1,7 +1,7 @@
 """The untrusted side: an interpreter that runs probes against one student submission.
 
 Workers are forks of the worker zygote, ``python -I -B KIT/autograder/sandbox/worker.py SOCKET``
-started by :mod:`autograder.sandbox.client` from a copy of the worker-side kit: it imports the libraries
+started by :mod:`autograder.workers` from a copy of the worker-side kit: it imports the libraries
 once (:data:`PRELOADED`), holds nothing else (no kit, no reference, no submission), and for each request
 forks a handler that enters fresh namespaces and forks the worker, pid 1 of its own pid namespace
 (:func:`serve_zygote`). Before any student code runs, :func:`confine` applies the client's plan (trusted

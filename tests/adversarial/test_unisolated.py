@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from autograder.config import ROOT
-from autograder.sandbox.client import UID_BASE, interpreter_paths, isolation
+from autograder.workers import UID_BASE, interpreter_paths, isolation
 from tests.adversarial.corpus import MANUAL, UNISOLATED_CHEAT, F, I, S, folder
 from tests.adversarial.test_adversarial import Listener
 

@@ -9,8 +9,8 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
 "namespaces", "own uid" or "none", is in every results.json and the CLI's output):
 
 * Always: a worker of its own per submission, forked by the worker zygote (:class:`WorkerZygote`, a fresh
-  ``python -I -B`` that has imported numpy and torch and nothing else, so a worker is ready in a fraction
-  of a second), in its own session, with rlimits (address space, CPU seconds, processes, open files,
+  ``python -I -B`` that has imported the libraries (numpy, torch, ...) and nothing of the kit, so a worker
+  is ready in a fraction of a second), in its own session, with rlimits (address space, CPU seconds, processes, open files,
   file size, no core file), a scrubbed environment, a wall-clock timeout on every call, a temporary
   working copy of the submission, and beside it a copy of the worker-side part of the kit only
   (:data:`WORKER_FILES`: ``autograder/sandbox``, ``fastdata`` and each grader's ``probes.py``), which is
@@ -79,7 +79,7 @@ LOG_TAIL_BYTES = 2000
 MAX_ERROR_CHARS = 4000  # feedback from the worker is cut to this (its head and its tail)
 STARTUP_TIMEOUT = 120.0
 SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parent
 #: The part of the kit the worker imports (globs relative to the package), copied next to the submission.
 WORKER_FILES = ("__init__.py", "fastdata.py", "sandbox/*.py", "graders/__init__.py", "graders/*/__init__.py",
                 "graders/*/probes.py")
