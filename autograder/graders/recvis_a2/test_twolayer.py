@@ -202,7 +202,7 @@ def test_train_loop_takes_the_reference_sgd_steps(probe, rng, seed):
     want = final(TRAIN_LOOP["lrate"])
     if all(np.allclose(weights[k], want[k], rtol=1e-6, atol=1e-9) for k in ref.PARAMS):
         return
-    for name in ("bi", "Wo", "bo"):  # initialised to zero
+    for name in ("Wo", "bo", "bi"):  # initialised to zero (bi gets no gradient while Wo is 0)
         if not np.any(weights[name]):
             raise CheckFailed(f"{where}: {name} is still 0 after {len(got['tr_error'])} iterations: it is never updated "
                               f"({name} = {name} - lrate * grad_s_{name} at every iteration)")
