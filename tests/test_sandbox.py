@@ -1,6 +1,8 @@
 """The worker: isolation, limits, failures that stay inside one probe, restarts."""
 
 import os
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -313,3 +315,29 @@ def test_worker_uids_never_recur():
     files or processes, whichever grader started it."""
     uids = [workers._new_uid() for _ in range(4)]
     assert uids == sorted(set(uids)) and uids[0] >= UID_BASE
+
+
+def test_a_worker_dies_with_the_grader_that_drives_it(submission, tmp_path):
+    """A grader killed mid-probe (its deadline, a crash) leaves no spinning worker behind."""
+    script = tmp_path / "grader.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys, threading
+        from autograder.workers import Worker
+        worker = Worker({str(submission)!r})
+        worker.start()
+        worker._wait_until_ready()
+        print(worker.process.pid, flush=True)
+        worker.call({CALL!r}, 600, 0, module_name="student", function="spin")
+    """))
+    grader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, cwd=ROOT, text=True)
+    handler = int(grader.stdout.readline())
+    time.sleep(2)  # the probe is spinning
+    grader.kill()
+    grader.wait()
+    for _ in range(100):
+        try:
+            os.kill(handler, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail("the worker's handler (and its spinning worker) outlived the grader by 10 s")

@@ -24,6 +24,7 @@ import importlib
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -383,10 +384,23 @@ def _handle(connection: socket.socket) -> None:
         for descriptor in descriptors:
             os.close(descriptor)
         connection.send(json.dumps({"pid": os.getpid()}).encode())
-        _, status = os.waitpid(pid, 0)
+        status = _wait_unless_abandoned(pid, connection)
         connection.send(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode())
     finally:
         os._exit(0)
+
+
+def _wait_unless_abandoned(pid: int, connection: socket.socket) -> int:
+    """The worker's wait status; if the grader hangs up first (it died: a deadline, a crash), kill the worker
+    and this session instead, so that no student code outlives the grader that drives it."""
+    watcher = select.poll()
+    exited = os.pidfd_open(pid)
+    watcher.register(exited, select.POLLIN)
+    watcher.register(connection, select.POLLIN | select.POLLHUP)
+    if exited not in dict(watcher.poll()):  # the grader never writes again: readable means it hung up
+        os.kill(pid, signal.SIGKILL)  # pid 1 of its namespace: everything in it goes too
+        os.killpg(os.getpid(), signal.SIGKILL)  # what stayed in this session, this handler included
+    return os.waitpid(pid, 0)[1]
 
 
 def _enter_namespaces() -> None:
