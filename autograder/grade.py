@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 from autograder import config, results, zygote
 from autograder.config import GRADERS, Tier
-from autograder.workers import isolation, require_private
 from autograder.submissions import Submission
+from autograder.workers import isolation, require_private
 
 GRADER_OVERHEAD_SECONDS = 120
 #: with a deadline, the grader is stopped this long before it, so that results.json is written in time

@@ -189,8 +189,8 @@ def serve(address: str, workers: tuple[str, int]) -> None:
     """Import :data:`PRELOAD` and serve graders on ``address``; ``workers``: the address and pid of the worker
     zygote this process forked (:func:`autograder.sandbox.worker.serve_zygote`) before it imported any of the
     kit."""
-    from autograder.workers import WorkerZygote, isolation, worker_zygote
     from autograder.sandbox.worker import serve_forks
+    from autograder.workers import WorkerZygote, isolation, worker_zygote
 
     for name in PRELOAD:
         importlib.import_module(name)

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import bundle, config, data, notebooks, otter_runs, release, samples, studentkit
+from autograder import bundle, config, data, otter_runs, release, samples, studentkit
 from autograder.grade import Options, grade_one
 from autograder.release import ReleaseError
 from autograder.submissions import Submission

@@ -11,8 +11,8 @@ import yaml
 
 from autograder import config, data, samples
 from autograder.grade import Options, grade_one
-from autograder.workers import Worker
 from autograder.submissions import Submission
+from autograder.workers import Worker
 
 #: gpu check -> (tiny cpu budget, threshold calibrated for that budget on the stand-in data)
 TINY = {

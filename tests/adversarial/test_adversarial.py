@@ -27,8 +27,8 @@ from autograder.cli import score_table
 from autograder.config import ROOT
 from autograder.grade import Options, grade_many, grade_one
 from autograder.results import cell
-from autograder.workers import isolation
 from autograder.submissions import Submission, folder_name
+from autograder.workers import isolation
 from tests.adversarial.corpus import CASES, CHECKS, HOSTILE_NAMES, REGENERATE_LABELS, Case, F, S
 
 ASSIGNMENT = "tp1_mlp"
