@@ -189,25 +189,3 @@ def figure_contents(figure, where: str) -> dict:
                  for line in ax.get_lines()]
         axes.append({"title": str(ax.get_title()), "images": images, "lines": lines})
     return {"axes": axes}
-
-
-def figure_contents(figure, where: str) -> dict:
-    """What a matplotlib figure shows, as plain data: per axes (in ``figure.axes`` order) its title, its images
-    (``imshow`` arrays) and its lines (x, y, label). Duck-typed: the worker never imports matplotlib."""
-    if not hasattr(figure, "axes") or not hasattr(figure, "savefig"):
-        raise StudentError(f"{where} should return the matplotlib figure it drew (e.g. from plt.subplots), got "
-                           f"{type(figure).__name__}")
-    def numbers(values, what: str) -> np.ndarray:
-        array = np.array(np.ma.getdata(values))
-        if array.dtype.kind not in "biuf":
-            raise StudentError(f"{where}: the figure's {what} should hold numbers, got dtype {array.dtype}")
-        return array
-
-    axes = []
-    for ax in figure.axes:
-        images = [numbers(image.get_array(), "images") for image in ax.get_images()]  # dtype kept (uint8 or float)
-        lines = [{"x": numbers(line.get_xdata(), "lines").astype(np.float64),
-                  "y": numbers(line.get_ydata(), "lines").astype(np.float64), "label": str(line.get_label())}
-                 for line in ax.get_lines()]
-        axes.append({"title": str(ax.get_title()), "images": images, "lines": lines})
-    return {"axes": axes}
