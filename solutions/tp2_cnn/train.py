@@ -60,20 +60,29 @@ def make_scheduler(optimizer: torch.optim.Optimizer,
 
 
 class StepLog:
-    """A criterion that also logs, for every batch it scores, the batch's loss and accuracy (computed before
-    the optimizer step of that batch): ``main`` hands it to the training passes to log each step."""
+    """The training criterion, watched: at each optimizer step (:meth:`log`, hooked to the optimizer by
+    ``main``) it logs the loss and accuracy of the batch the step's gradient came from, scored before the
+    update. Scorings without a gradient (e.g. a detached second call for statistics) are not steps."""
 
     def __init__(self, criterion: nn.Module) -> None:
         self.criterion = criterion
         self.loss: list[float] = []
         self.acc: list[float] = []
+        self._scored: tuple[float, float] | None = None
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """logits (B, num_classes), targets (B,): the criterion's loss, logged with the batch accuracy."""
+        """logits (B, num_classes), targets (B,): the criterion's loss."""
         loss = self.criterion(logits, targets)
-        self.loss.append(float(loss.detach()))
-        self.acc.append(float((logits.detach().argmax(dim=1) == targets).float().mean()))
+        if logits.requires_grad:
+            self._scored = float(loss.detach()), float((logits.detach().argmax(dim=1) == targets).float().mean())
         return loss
+
+    def log(self, *_) -> None:
+        """Optimizer step pre-hook: log the batch this step updates for."""
+        if self._scored is not None:
+            self.loss.append(self._scored[0])
+            self.acc.append(self._scored[1])
+            self._scored = None
 
 
 def main(train_loader: Iterable, test_loader: Iterable, model: nn.Module, epochs: int, lr: float,
@@ -95,6 +104,7 @@ def main(train_loader: Iterable, test_loader: Iterable, model: nn.Module, epochs
     criterion = nn.CrossEntropyLoss()
     steps = StepLog(criterion)
     optimizer = make_optimizer(model, lr, momentum)
+    optimizer.register_step_pre_hook(steps.log)
     scheduler = make_scheduler(optimizer, gamma) if gamma is not None else None
     history: dict = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
     start_loss, start_acc = epoch(test_loader, model, criterion, None, device)
