@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autograder.sandbox.probing import (StudentError, call, describe_class, optimizer_trajectory,
-                                        summarize_model, tensor)
+from autograder.sandbox.probing import (
+    StudentError,
+    call,
+    describe_class,
+    optimizer_trajectory,
+    summarize_model,
+    tensor,
+)
 
 PARAMS = ("Wh", "bh", "Wy", "by")
 

@@ -7,8 +7,14 @@ import torch
 from torch import nn
 
 from autograder import fastdata
-from autograder.sandbox.probing import (StudentError, call, optimizer_trajectory, student_module,
-                                        summarize_model, tensor)
+from autograder.sandbox.probing import (
+    StudentError,
+    call,
+    optimizer_trajectory,
+    student_module,
+    summarize_model,
+    tensor,
+)
 
 CONV_MATH = ("conv_output_size", "conv_weights", "fc_equivalent_weights", "unshared_conv_weights",
              "receptive_field")

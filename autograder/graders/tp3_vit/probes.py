@@ -10,8 +10,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.sandbox.probing import (StudentError, call, describe_class, optimizer_trajectory,
-                                        student_module, summarize_model, tensor)
+from autograder.sandbox.probing import (
+    StudentError,
+    call,
+    describe_class,
+    optimizer_trajectory,
+    student_module,
+    summarize_model,
+    tensor,
+)
 
 IMG = 28
 
