@@ -1,7 +1,9 @@
 """Build student templates from the reference solutions, and the release gates.
 
-``build_template`` strips ``solutions/<a>/`` into ``student_template/<a>/`` (answers.yml blanked), then
-refuses when solution lines leak into any released file or a template does not import.
+``write_template`` strips ``solutions/<a>/`` into ``student_template/<a>/`` (answers.yml blanked, the
+written answers' key left out) and refuses a template that does not import; ``verify`` refuses a release
+where the reference does not score 100% or the blank template more than 0. The leak gates (solution lines,
+answers students would read) are :func:`autograder.studentkit.refuse_give_aways` and the bundle's.
 """
 
 from __future__ import annotations
