@@ -149,7 +149,8 @@ def read_key(path: Path) -> dict[str, Entry]:
 
 def key_problems(assignment: str) -> list[str]:
     """Why the key does not match the notebook's hand-graded questions (empty when it does): a question
-    without an entry, an entry for no question, an entry whose ``asks`` is not in its question's prompt."""
+    without an entry, an entry for no question, an entry whose ``asks`` is not in its question's prompt,
+    entries in another order than the notebook's."""
     key, asked = load_key(assignment), questions(assignment)
     names = [q.name for q in asked]
     problems = [f"{key_path(assignment)}: no entry for question {q.name} ({q.text[:80]!r})"
@@ -160,6 +161,8 @@ def key_problems(assignment: str) -> list[str]:
     problems += [f"{key_path(assignment)}: {name}: the question no longer asks {entry.asks!r}; review its model "
                  f"answer and rubric, then update asks" for name, entry in key.items()
                  if name in flat and " ".join(entry.asks.split()) not in flat[name]]
+    if not problems and list(key) != names:  # the order of the export's pages and score columns
+        problems.append(f"{key_path(assignment)}: entries in the notebook's order, please: {', '.join(names)}")
     return problems
 
 

@@ -133,6 +133,8 @@ def test_checks_run_in_process_with_the_graders_feedback(folders, monkeypatch):
 def test_in_process_checks_leave_the_notebooks_modules_and_path_alone(folders, monkeypatch):
     """The notebook imported the student's (blank) manual.py; a check imports the reference's manual.py
     on the grader side and a fresh student copy on the probe side, and gives everything back."""
+    solutions = str(reference.SOLUTIONS / "tp1_mlp")
+    monkeypatch.setattr(sys, "path", [path for path in sys.path if path != solutions])  # another test's import
     monkeypatch.syspath_prepend(str(folders["template"]))
     for name in ("manual", "train"):
         sys.modules.pop(name, None)
@@ -145,7 +147,7 @@ def test_in_process_checks_leave_the_notebooks_modules_and_path_alone(folders, m
     assert sys.modules["manual"] is manual
     assert Path(manual.__file__).parent == folders["template"]
     assert sys.path == path_before
-    assert str(reference.SOLUTIONS / "tp1_mlp") not in sys.path
+    assert solutions not in sys.path
     sys.modules.pop("manual")
 
 

@@ -104,7 +104,7 @@ def test_export_shows_every_answer_beside_the_key_and_scores_reach_grades_csv(st
     classroom = tmp_path / "class"
     alice = classroom / "alice"
     alice.mkdir(parents=True)
-    (alice / f"{ASSIGNMENT}.ipynb").write_text(_filled(student_notebook, [hostile, "A learned token.", *[None] * 4], 1))
+    (alice / f"{ASSIGNMENT}.ipynb").write_text(_filled(student_notebook, [hostile, "A learned token.", *[None] * (len(names) - 2)], 1))
     (alice / "attention.py").write_text("")
     with zipfile.ZipFile(classroom / "bob.zip", "w") as bundle:  # the export zip, inside one sub-folder
         bundle.writestr(f"bob/{ASSIGNMENT}.ipynb", _filled(student_notebook, [f"Bob on {n}" for n in names]))
