@@ -5,8 +5,9 @@ grader, student code runs unisolated and hidden checks are refused unless the st
 ``--allow-unisolated``.
 
 Each grading runs in a subprocess, in a private mount namespace where the test shapes the machine as a
-grading container is shaped: the interpreter readable by every uid (this machine's may lie under a
-folder closed to others, such as /root), /usr/share/datasets private. The kit is a copy of the
+grading container is shaped: the system folders and the interpreter, readable by every uid (this
+machine's may lie under a folder closed to others, such as /root); every other top-level folder empty (no
+other copy of the kit anywhere); /usr/share/datasets private. The kit is a copy of the
 checkout's grading parts in a world-readable folder, made private by the test as setup.sh does.
 """
 
@@ -52,21 +53,24 @@ print(json.dumps(graded))
 """
 
 
+#: top-level folders a grading container keeps from this machine; every other one (home folders, /tmp,
+#: /opt, this checkout and any other copy of the kit wherever it lies) is covered by an empty tmpfs
+SYSTEM_FOLDERS = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "sys", "dev", "run", "var",
+                  "mnt", "boot"}
+
+
 def _container_shape(place: Path) -> str:
     """Shell commands (run in a fresh mount namespace) that shape this machine as a grading container: the
-    interpreter reachable by every uid (a mode-755 tmpfs over each closed folder above it, the interpreter
-    bound back in), no other checkout of the kit (the same over this checkout, and a fresh /tmp holding
-    only ``place``), and /usr/share/datasets private."""
-    def closed(path: Path) -> Path | None:
-        return next((f for f in reversed(path.parents) if not f.stat().st_mode & 0o001), None)
-
-    covered = {ROOT.resolve(), Path(tempfile.gettempdir()), *filter(None, map(closed, interpreter_paths()))}
+    system folders, the interpreter (reachable by every uid) and ``place``; every other top-level folder
+    empty (a mode-755 tmpfs, 1777 for the temporary folder), and /usr/share/datasets private."""
+    covered = sorted(path for path in Path("/").iterdir()
+                     if path.name not in SYSTEM_FOLDERS and path.is_dir() and not path.is_symlink())
     kept = [path for path in [*interpreter_paths(), place] if any(folder in path.parents for folder in covered)]
     commands = ["set -e", "mount --make-rprivate /", "mount -t tmpfs tmpfs /mnt"]
     for index, path in enumerate(kept):
         commands += [f"mkdir -p /mnt/{index}", f"mount --bind {shlex.quote(str(path))} /mnt/{index}"]
     commands += [f"mount -t tmpfs -o mode={1777 if path == Path(tempfile.gettempdir()) else 755} tmpfs "
-                 f"{shlex.quote(str(path))}" for path in sorted(covered)]
+                 f"{shlex.quote(str(path))}" for path in covered]
     for index, path in enumerate(kept):
         commands += [f"mkdir -p {shlex.quote(str(path))}", f"mount --bind /mnt/{index} {shlex.quote(str(path))}"]
     if Path("/usr/share/datasets").is_dir():
