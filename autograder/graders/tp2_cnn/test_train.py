@@ -4,6 +4,7 @@ on the same small network, weights and batches (``probes.epoch_model``), main() 
 import numpy as np
 
 from autograder.checks import CheckFailed
+from autograder.checks.static import assert_used
 from autograder.checks.steps import assert_trajectory, likely_cause, sgd_trajectory
 from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp2_cnn import _reference as ref
@@ -20,7 +21,7 @@ def _loss_and_accuracy(got: dict, want: dict, where: str) -> None:
                           "the whole pass)")
 
 
-def test_epoch_evaluation(probe, rng):
+def test_epoch_evaluation(submission, probe, rng):
     kwargs = {"batch_norm": True, "dropout": True}
     state = ref.epoch_state(rng, **kwargs)
     data = ref.batches(rng, count=3, size=8, side=16)
@@ -32,6 +33,9 @@ def test_epoch_evaluation(probe, rng):
                           "optimizer (dropout and BatchNorm behave differently in eval mode)")
     if any(flag["grad"] for flag in got["flags"]):
         raise CheckFailed(f"{where}: gradients were tracked; evaluate under torch.no_grad()")
+    # the flags above are seen by the worker, hence forgeable: the grader reads the source for the same fact
+    assert_used(submission, "train", "torch.no_grad() (or inference_mode) when evaluating",
+                {"no_grad", "inference_mode", "set_grad_enabled"})
     changed = [name for name, value in state.items() if name not in got["state"]
                or not np.array_equal(np.reshape(got["state"][name], np.shape(value)), value)]
     if changed:
