@@ -13,8 +13,8 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
   is ready in a fraction of a second), in its own session, with rlimits (address space, CPU seconds, processes, open files,
   file size, no core file), a scrubbed environment, a wall-clock timeout on every call, a temporary
   working copy of the submission, and beside it a copy of the worker-side part of the kit only
-  (:data:`WORKER_FILES`: ``autograder/sandbox``, ``fastdata`` and each grader's ``probes.py``), which is
-  what the worker imports; ``no_new_privs`` (setuid programs gain nothing); a fresh anonymous session
+  (:data:`WORKER_FILES`: ``autograder/sandbox`` and each grader's ``probes.py``), which is what the
+  worker imports, and the worker's :class:`~autograder.sandbox.plan.Plan` (what it applies to itself); ``no_new_privs`` (setuid programs gain nothing); a fresh anonymous session
   keyring (no key of the grader's login); a seccomp filter refusing new namespaces, mounts, keyrings, eBPF,
   ptrace and reading other processes, perf events, io_uring, modules, and every socket but AF_UNIX (no
   network, namespace or not; :data:`worker.SYSCALLS`). Where this process may make cgroups (v1 or v2, as
@@ -24,7 +24,7 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
 * Namespaces, when permitted (as root; otherwise inside an unprivileged user namespace; probed once with
   ``unshare``): fresh mount, PID, network and IPC namespaces, the worker being PID 1 of its own. It sees
   only its own processes, has no network (a new network namespace whose loopback is down), and dies
-  with everything it started when the client kills it. Before any student code runs it moves into a root of its
+  with everything it started when the grader kills it. Before any student code runs it moves into a root of its
   own (``pivot_root``) that holds only what Python needs: the system folders (:data:`SYSTEM_PATHS`) and
   the interpreter's folders read-only, ``/dev``, ``/sys``, a fresh ``/proc``, and fresh tmpfs of
   ``Limits.scratch_mb`` for the temporary folder, ``/dev/shm`` and ``/var/tmp`` holding only its own
@@ -73,6 +73,7 @@ from typing import Self
 from autograder.checks import ProbeFailed
 from autograder.config import ROOT
 from autograder.sandbox import wire
+from autograder.sandbox.plan import Plan
 from autograder.submissions import copy_tree
 
 LOG_TAIL_BYTES = 2000
@@ -81,8 +82,7 @@ STARTUP_TIMEOUT = 120.0
 SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PACKAGE = Path(__file__).resolve().parent
 #: The part of the kit the worker imports (globs relative to the package), copied next to the submission.
-WORKER_FILES = ("__init__.py", "fastdata.py", "sandbox/*.py", "graders/__init__.py", "graders/*/__init__.py",
-                "graders/*/probes.py")
+WORKER_FILES = ("__init__.py", "sandbox/*.py", "graders/__init__.py", "graders/*/__init__.py", "graders/*/probes.py")
 #: Data sets hidden from the worker wherever they are (the grader sends it the images it needs).
 DATA_PATHS = (Path("/usr/share/datasets"),)
 #: What the worker's root holds besides the interpreter (read-only binds; symbolic links such as
@@ -128,7 +128,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Isolation:
-    """What this machine lets the client apply: fresh namespaces, and a uid of its own per worker."""
+    """What this machine lets the grader apply: fresh namespaces, and a uid of its own per worker."""
 
     namespaces: bool
     own_uid: bool
@@ -358,14 +358,14 @@ class WorkerZygote:
             return False
         return True
 
-    def fork(self, argv: list[str], env: dict[str, str], namespaces: bool, descriptors: list[int]) -> _Forked:
-        """A new worker running ``worker.main(SUBMISSION, requests, replies, PLAN)`` with ``descriptors``
-        (requests, replies, log) and exactly ``env``, in fresh namespaces when ``namespaces``."""
+    def fork(self, plan: Plan, env: dict[str, str], descriptors: list[int]) -> _Forked:
+        """A new worker running ``worker.main`` on ``plan`` with ``descriptors`` (requests, replies, log) and
+        exactly ``env``, in fresh namespaces when ``plan.namespaces``."""
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             connection.settimeout(STARTUP_TIMEOUT)
             connection.connect(self.address)
-            request = {"argv": argv, "env": env, "namespaces": namespaces}
+            request = {"plan": plan.to_json(), "env": env, "namespaces": plan.namespaces}
             socket.send_fds(connection, [json.dumps(request).encode()], descriptors)
             message = connection.recv(4096)
             if not message:
@@ -450,12 +450,11 @@ class Worker:
         _copy_worker_kit(box / "kit")
         hide, keep = mount_plan(self.hide) if self.isolation.namespaces else ([], [])
         (self.home / "root").mkdir()
-        plan = {"box": str(box), "uid": self.uid, "namespaces": self.isolation.namespaces,
-                "root": str(self.home / "root"), "system": SYSTEM_PATHS, "hide": hide, "keep": keep,
-                "scratch": list(SCRATCH_PATHS), "scratch_mb": self.limits.scratch_mb,
-                "rlimits": _rlimits(self.limits)}
         self.cgroup = _worker_cgroup(self.limits, self.home.name)
-        plan["cgroups"] = [str(path) for path in self.cgroup.procs] if self.cgroup else []
+        plan = Plan(box=str(box), uid=self.uid, namespaces=self.isolation.namespaces, root=str(self.home / "root"),
+                    system=SYSTEM_PATHS, keep=tuple(keep), hide=tuple(hide), scratch=SCRATCH_PATHS,
+                    scratch_mb=self.limits.scratch_mb, rlimits=_rlimits(self.limits),
+                    cgroups=tuple(str(path) for path in self.cgroup.procs) if self.cgroup else ())
         env = {key: os.environ[key] for key in SAFE_ENVIRONMENT if key in os.environ}
         env.update(HOME=str(box), TMPDIR=str(box), USER="student", LOGNAME="student", MPLBACKEND="Agg",
                    AUTOGRADER_THREADS=str(self.limits.threads), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
@@ -464,8 +463,7 @@ class Worker:
         self.log_path = self.home / "output.log"
         log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            self.process = worker_zygote().fork([str(box / "submission"), json.dumps(plan)], env,
-                                                self.isolation.namespaces, [requests_read, replies_write, log])
+            self.process = worker_zygote().fork(plan, env, [requests_read, replies_write, log])
         except OSError as error:
             for descriptor in (self._requests, self._replies):
                 os.close(descriptor)

@@ -21,7 +21,7 @@ from torchvision import transforms
 
 from autograder import data
 from autograder.config import ROOT
-from autograder.fastdata import TensorLoader, normalize
+from autograder.sandbox.fastdata import TensorLoader, normalize
 
 
 def load_class(relative: str, name: str):

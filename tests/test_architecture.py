@@ -14,7 +14,7 @@ PACKAGE = Path(workers.__file__).resolve().parent
 LIBRARIES = {"numpy", "torch", "torchvision", "timm", "PIL", "matplotlib"}
 #: kit modules the worker side may import: what WORKER_FILES copies
 WORKER_SIDE = {"autograder", "autograder.sandbox", "autograder.sandbox.probing", "autograder.sandbox.wire",
-               "autograder.sandbox.worker", "autograder.fastdata"}
+               "autograder.sandbox.worker", "autograder.sandbox.plan", "autograder.sandbox.fastdata"}
 
 PACKAGES = {"autograder", "autograder.sandbox", "autograder.graders"}
 #: the one trusted import in a worker-side file: the process that starts as the worker zygote's parent
@@ -46,11 +46,12 @@ def allowed(name: str) -> bool:
     return top in sys.stdlib_module_names or top in LIBRARIES or top == "__future__"
 
 
-def test_the_worker_side_is_exactly_the_sandbox_package_the_fast_data_path_and_the_probes():
+def test_the_worker_side_is_exactly_the_sandbox_package_and_the_probes():
     names = {path.relative_to(PACKAGE).as_posix() for path in worker_files()}
-    assert "sandbox/worker.py" in names and "graders/tp1_mlp/probes.py" in names
+    assert {"sandbox/worker.py", "sandbox/plan.py", "sandbox/fastdata.py", "graders/tp1_mlp/probes.py"} <= names
     assert not {name for name in names if not (name.startswith("sandbox/") or name.endswith(("/probes.py", "/__init__.py"))
-                                               or name in {"__init__.py", "fastdata.py"})}
+                                               or name == "__init__.py")}
+    assert {f"sandbox/{path.name}" for path in (PACKAGE / "sandbox").glob("*.py")} <= names
 
 
 def test_worker_side_modules_import_nothing_of_the_trusted_side():

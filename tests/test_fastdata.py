@@ -4,7 +4,7 @@ import torch
 from torchvision.transforms import CenterCrop
 from torchvision.transforms import functional as F
 
-from autograder.fastdata import TensorLoader, center_crop, normalize, random_crop_flip
+from autograder.sandbox.fastdata import TensorLoader, center_crop, normalize, random_crop_flip
 
 
 def test_random_crop_flip_matches_per_sample_crops():

@@ -4,11 +4,11 @@ Workers are forks of the worker zygote, ``python -I -B KIT/autograder/sandbox/wo
 started by :mod:`autograder.workers` from a copy of the worker-side kit: it imports the libraries
 once (:data:`PRELOADED`), holds nothing else (no kit, no reference, no submission), and for each request
 forks a handler that enters fresh namespaces and forks the worker, pid 1 of its own pid namespace
-(:func:`serve_zygote`). Before any student code runs, :func:`confine` applies the client's plan (trusted
-code, still root inside the fresh namespaces): its cgroup, a root of its own, limits, its own uid, a fresh
-session keyring, no capability, no_new_privs and a seccomp filter (:data:`SYSCALLS`); then :func:`main`
-imports the kit's probe modules (a fault there is the worker's start failure, the grader's). Student output
-(fd 1 and 2) goes to a log file the client reads. Each request names a probe function inside the
+(:func:`serve_zygote`). Before any student code runs, :func:`confine` applies the worker handle's
+:class:`~autograder.sandbox.plan.Plan` (trusted code, still root inside the fresh namespaces): its cgroup, a
+root of its own, limits, its own uid, a fresh session keyring, no capability, no_new_privs and a seccomp
+filter (:data:`SYSCALLS`); then :func:`main` imports the kit's probe modules (a fault there is the worker's start failure, the grader's). Student output
+(fd 1 and 2) goes to a log file the worker handle reads. Each request names a probe function inside the
 ``autograder`` package and its keyword arguments; the reply is plain data (see
 :mod:`autograder.sandbox.wire`) or an error message.
 """
@@ -30,6 +30,10 @@ import signal
 import socket
 import sys
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.sandbox.plan import Plan
 
 #: The libraries the worker zygote imports once (the grader zygote shares them: see :func:`serve_zygote`)
 PRELOADED = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.optim")
@@ -149,21 +153,21 @@ def _bind(source: str, target: str, read_only: bool) -> None:
         _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | locked)
 
 
-def _build_root(plan: dict) -> None:
-    """The worker's root at ``plan["root"]``: ``plan["system"]`` and the interpreter (``plan["keep"]``)
-    read-only, the ``plan["hide"]`` paths inside them covered, /dev and /sys, a fresh /proc, fresh scratch
-    tmpfs (``plan["scratch"]``) and a copy of the box."""
-    new = plan["root"]
-    originals = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [*plan["keep"], plan["box"]]}
+def _build_root(plan: Plan) -> None:
+    """The worker's root at ``plan.root``: ``plan.system`` and the interpreter (``plan.keep``) read-only, the
+    ``plan.hide`` paths inside them covered, /dev and /sys, a fresh /proc, fresh scratch tmpfs
+    (``plan.scratch``) and a copy of the box."""
+    new = plan.root
+    originals = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [*plan.keep, plan.box]}
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    for path in plan["system"]:
+    for path in plan.system:
         if os.path.islink(path):
             os.symlink(os.readlink(path), new + path)
         elif os.path.isdir(path):
             os.makedirs(new + path)
             _bind(path, new + path, read_only=True)
-    for path in plan["hide"]:  # only what lies inside a bound folder is there to cover
+    for path in plan.hide:  # only what lies inside a bound folder is there to cover
         if os.path.isdir(new + path):
             _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
         elif os.path.isfile(new + path):
@@ -173,39 +177,39 @@ def _build_root(plan: dict) -> None:
         _bind(path, new + path, read_only=False)
     os.makedirs(new + "/proc")
     _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for path in plan["scratch"]:
+    for path in plan.scratch:
         os.makedirs(new + path, exist_ok=True)
-        _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['scratch_mb']}m,mode=1777")
-    for path in plan["keep"]:  # after the scratch space: an interpreter under /tmp stays visible
+        _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.scratch_mb}m,mode=1777")
+    for path in plan.keep:  # after the scratch space: an interpreter under /tmp stays visible
         os.makedirs(new + path, exist_ok=True)
         _bind(f"/proc/self/fd/{originals[path]}", new + path, read_only=True)
-    os.makedirs(new + plan["box"], mode=0o700)
-    shutil.copytree(f"/proc/self/fd/{originals[plan['box']]}", new + plan["box"], dirs_exist_ok=True)
+    os.makedirs(new + plan.box, mode=0o700)
+    shutil.copytree(f"/proc/self/fd/{originals[plan.box]}", new + plan.box, dirs_exist_ok=True)
     for descriptor in originals.values():
         os.close(descriptor)  # no handle on the machine's folders survives
 
 
-def confine(plan: dict) -> None:
-    """Apply the client's plan; trusted code, run before any student code.
+def confine(plan: Plan) -> None:
+    """Apply the worker handle's plan; trusted code, run before any student code.
 
-    First, join the cgroups of ``plan["cgroups"]`` (their ``cgroup.procs``; none where the client could make
-    none). With namespaces (``plan["namespaces"]``: we are root in fresh mount/pid/net namespaces): build the
-    worker's root on an empty tmpfs at ``plan["root"]`` (:func:`_build_root`) and move into it for good.
-    With ``plan["uid"]``: hand the box to that uid and switch to it. Always: the rlimits of
-    ``plan["rlimits"]`` (set while still privileged, so they cannot be raised again), no capability left,
-    a fresh session keyring, no_new_privs, and the seccomp filter of :func:`seccomp_program`.
+    First, join the cgroup of ``plan.cgroups`` (none where the handle could make none). With
+    ``plan.namespaces`` (we are root in fresh mount/pid/net namespaces): build the worker's root on an empty
+    tmpfs at ``plan.root`` (:func:`_build_root`) and move into it for good. With ``plan.uid``: hand the box to
+    that uid and switch to it. Always: ``plan.rlimits`` (set while still privileged, so they cannot be raised
+    again), no capability left, a fresh session keyring, no_new_privs, and the seccomp filter of
+    :func:`seccomp_program`.
     """
-    box, uid = plan["box"], plan["uid"]
-    for procs in plan["cgroups"]:  # the worker's own cgroup (memory, processes, CPU weight), for all it starts
+    box, uid = plan.box, plan.uid
+    for procs in plan.cgroups:  # the worker's own cgroup (memory, processes, CPU weight), for all it starts
         with open(procs, "w") as handle:
             handle.write("0")
-    if plan["namespaces"]:
+    if plan.namespaces:
         _build_root(plan)
-        os.chdir(plan["root"])
+        os.chdir(plan.root)
         _check(_libc.syscall(PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
         _check(_libc.umount2(b".", MNT_DETACH), "umount the old root")  # the machine's root is gone
         os.chdir("/")
-    for name, value in plan["rlimits"].items():
+    for name, value in plan.rlimits.items():
         resource.setrlimit(getattr(resource, name), (value, value))
     if uid is not None:
         for folder, _, files in os.walk(box):
@@ -288,11 +292,15 @@ def _filter_system_calls() -> None:
 
 
 def main(argv: list[str]) -> None:
-    """``SUBMISSION REQUESTS_FD REPLIES_FD PLAN``: confine, then serve probes until the channel closes."""
-    submission, requests_fd, replies_fd, plan = argv[0], int(argv[1]), int(argv[2]), json.loads(argv[3])
-    confine(plan)
-    kit = os.path.join(plan["box"], "kit")
-    sys.path.insert(0, kit)
+    """``REQUESTS_FD REPLIES_FD PLAN`` (:meth:`Plan.to_json`): confine, then serve probes on the box's
+    submission until the channel closes."""
+    requests_fd, replies_fd, text = int(argv[0]), int(argv[1]), argv[2]
+    box = json.loads(text)["box"]
+    kit, submission = os.path.join(box, "kit"), os.path.join(box, "submission")
+    sys.path.insert(0, kit)  # the box keeps its path in the worker's root: these modules stay the kit's
+    from autograder.sandbox.plan import Plan
+
+    confine(Plan.from_json(text))
     os.chdir(submission)
     threads = int(os.environ.get("AUTOGRADER_THREADS", "1"))
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -367,7 +375,7 @@ def serve_forks(listener: socket.socket, handle) -> None:
 
 
 def _handle(connection: socket.socket) -> None:
-    """Receive ``{"argv", "env", "namespaces"}`` with the worker's three descriptors (requests, replies,
+    """Receive ``{"plan", "env", "namespaces"}`` with the worker's three descriptors (requests, replies,
     log), enter fresh namespaces (as root, or inside a user namespace mapping this user to root), fork the
     worker, answer ``{"pid"}`` (this handler: the worker's session leader) and ``{"status"}`` (its exit code,
     negative for a signal) when it ended. Never returns."""
@@ -429,8 +437,8 @@ def _become_worker(request: dict, descriptors: list[int]) -> None:
         os.chdir("/")
         os.environ.clear()
         os.environ.update(request["env"])
-        main([request["argv"][0], str(requests), str(replies), request["argv"][1]])
-    except BaseException:  # noqa: BLE001 - the client reads the log and the exit code
+        main([str(requests), str(replies), request["plan"]])
+    except BaseException:  # noqa: BLE001 - the worker handle reads the log and the exit code
         traceback.print_exc()
         code = 1
     finally:

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import torch
 
-from autograder import fastdata
+from autograder.sandbox import fastdata
 from autograder.sandbox.probing import (
     StudentError,
     call,
@@ -292,7 +292,7 @@ def linear_epoch(state, train_X, train_y, test_X, test_y, lr: float, batch_size:
 def train(train_X, train_y, test_X, test_y, budget: dict):
     """Train a fresh ``convnet.ConvNet()`` with ``convnet.fit`` (which calls the student's train and test)
     on the given images; return its trained ``state_dict`` and the history (the grader predicts the held-out
-    images, which never reach the worker). The images take the kit's fast path (:mod:`autograder.fastdata`):
+    images, which never reach the worker). The images take the kit's fast path (:mod:`autograder.sandbox.fastdata`):
     one tensor per split on the device (:func:`fastdata.symmetric_rgb`), batches cut by indexing (the
     training batches shuffled by ``budget['seed']``), fed to ``fit`` as DataLoaders."""
     budget = dict(budget)

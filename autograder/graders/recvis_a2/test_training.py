@@ -6,10 +6,10 @@ labels never leave the grader."""
 import numpy as np
 
 from autograder import data as datasets
-from autograder import fastdata
 from autograder.checks.accuracy import assert_accuracy, load_trained, predict, private_classes
 from autograder.checks.values import expect_arrays, float_arrays
 from autograder.graders.recvis_a2 import _reference as ref
+from autograder.sandbox import fastdata
 
 
 def test_train_loop_double_moon(probe, check, seed, rng, record):

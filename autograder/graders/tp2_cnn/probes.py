@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder import fastdata
+from autograder.sandbox import fastdata
 from autograder.sandbox.probing import (
     StudentError,
     call,
@@ -366,7 +366,7 @@ def train(train_X, train_Y, test_X, test_Y, config: dict, train_seed: int):
     ``data.channel_stats`` it was trained with (None without ``config['normalize']``) and the history (the
     grader predicts the held-out images, which never reach the worker).
 
-    The data take the kit's fast path (:mod:`autograder.fastdata`): each split is one tensor on the device,
+    The data take the kit's fast path (:mod:`autograder.sandbox.fastdata`): each split is one tensor on the device,
     standardised with the student's ``data.channel_stats`` of the training images (``config['normalize']``),
     randomly cropped to ``config['crop']`` and flipped batch by batch (``config['augment']``; test images
     center-cropped), fed as DataLoaders. Grey images (N, H, W) are repeated to 3 channels and zero-padded by

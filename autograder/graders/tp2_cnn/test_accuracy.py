@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from autograder import data as datasets
-from autograder import fastdata
 from autograder.checks import CheckFailed
 from autograder.checks.accuracy import assert_accuracy, load_trained, predict, private_classes
 from autograder.graders.tp2_cnn import _reference as ref
+from autograder.sandbox import fastdata
 
 LAYERS = "features.conv1 … features.pool3, classifier.fc4 … classifier.fc5"
 
