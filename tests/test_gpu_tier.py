@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from autograder import config, data, samples
+from autograder.checks.accuracy import training_budget
 from autograder.grade import Options, grade_one
 from autograder.submissions import Submission
 from autograder.workers import Worker
@@ -17,12 +18,12 @@ from autograder.workers import Worker
 #: gpu check -> (tiny cpu budget, threshold calibrated for that budget on the stand-in data)
 TINY = {
     ("tp1_mlp", "test_accuracy.py::test_mnist"): (
-        {"n_train": 3000, "n_test": 1000, "nh": 100, "eta": 0.03, "batch_size": 10, "epochs": 2, "device": "cpu"}, 0.70),
+        {"n_train": 3000, "n_monitor": 250, "n_held": 1000, "nh": 100, "eta": 0.03, "batch_size": 10, "epochs": 2, "device": "cpu"}, 0.70),
     ("tp3_vit", "test_train.py::test_mnist"): (
-        {"n_train": 3000, "n_monitor": 200, "n_test": 800, "epochs": 2, "batch_size": 128, "lr": 0.001,
+        {"n_train": 3000, "n_monitor": 200, "n_held": 800, "epochs": 2, "batch_size": 128, "lr": 0.001,
          "model": {"patch_size": 14, "embed_dim": 32, "nb_blocks": 1, "num_heads": 4}, "device": "cpu"}, 0.55),
     ("tp3_vit", "test_timm.py::test_finetune_mnist[scratch]"): (  # timm's tiny test ViT, 2 steps: the path, not
-        {"n_train": 128, "n_monitor": 32, "n_test": 64, "epochs": 1, "batch_size": 64, "lr": 0.0005,  # the learning
+        {"n_train": 128, "n_monitor": 32, "n_held": 64, "epochs": 1, "batch_size": 64, "lr": 0.0005,  # the learning
          "model_name": "test_vit", "device": "cpu"}, 0.0),
 }
 #: gpu checks that need a download: the same tiny budget, run offline (HF_HUB_OFFLINE=1) to see them skipped
@@ -95,31 +96,27 @@ def test_pretrained_finetuning_is_skipped_with_the_reason_offline(mnist_root, ti
     assert test["score"] == 0 and test["max_score"] == 0
 
 
-CIFAR_PROBES = [("tp2_cnn", "test_accuracy.py::test_cifar10[baseline]", "config"),
-                ("tp2_cnn", "test_accuracy.py::test_cifar10[augmentation]", "config"),
-                ("tp2_cnn", "test_accuracy.py::test_cifar10[dropout]", "config"),
-                ("recvis_a2", "test_training.py::test_cifar10", "budget")]
+CIFAR_PROBES = [("tp2_cnn", "test_accuracy.py::test_cifar10[baseline]"),
+                ("tp2_cnn", "test_accuracy.py::test_cifar10[augmentation]"),
+                ("tp2_cnn", "test_accuracy.py::test_cifar10[dropout]"),
+                ("recvis_a2", "test_training.py::test_cifar10")]
 
 
-@pytest.mark.parametrize("assignment, check_id, argument", CIFAR_PROBES)
-def test_cifar10_probes_run_each_configuration_on_cpu(tmp_path, assignment, check_id, argument):
+@pytest.mark.parametrize("assignment, check_id", CIFAR_PROBES)
+def test_cifar10_probes_run_each_configuration_on_cpu(tmp_path, assignment, check_id):
     """The CIFAR-10 checks' training probes (fast data path: crops, flips, normalisation on the device) with
     grading.yml's settings, on CIFAR-shaped colour images (N, 32, 32, 3) and one short epoch on the CPU.
     (Real CIFAR-10 cannot be faked here: torchvision checks its files' md5.)"""
-    settings = {k: v for k, v in config.load().assignment(assignment).check(check_id).budget.items()
-                if k not in ("n_train", "n_monitor", "n_test", "n_held")}
+    settings = training_budget(config.load().assignment(assignment).check(check_id).budget)
     settings.update(epochs=1, device="cpu")
     rng = np.random.default_rng(0)
     pictures, labels = data.subset(data.root(), "FashionMNIST", True, 300, rng)
     padded = np.pad(pictures, ((0, 0), (2, 2), (2, 2)))
     colour = np.stack([padded, 255 - padded, rng.integers(0, 256, padded.shape)], -1).astype(np.uint8)
-    arrays = {"train_X": colour[:200], "test_X": colour[200:250]}
-    if assignment == "tp2_cnn":
-        arrays.update(train_Y=labels[:200], test_Y=labels[200:250], train_seed=1)
-    else:
-        arrays.update(train_y=labels[:200], test_y=labels[200:250])
-        settings["seed"] = 1
+    arrays = {"train_X": colour[:200], "train_Y": labels[:200], "monitor_X": colour[200:250],
+              "monitor_Y": labels[200:250]}
     with Worker(samples.reference_copy(assignment, tmp_path / "reference")) as worker:
-        got = worker.call(f"autograder.graders.{assignment}.probes:train", 300, 0, **arrays, **{argument: settings})
+        got = worker.call(f"autograder.graders.{assignment}.probes:train", 300, 0, **arrays, budget=settings,
+                          train_seed=1)
     assert got["state"] and all(np.all(np.isfinite(value)) for value in got["state"].values())
     assert all(len(curve) == 1 for curve in got["history"].values())

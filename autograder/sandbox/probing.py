@@ -169,6 +169,18 @@ def describe_class(value) -> list[str]:
     return [f"{cls.__module__}.{cls.__qualname__}" for cls in type(value).__mro__]
 
 
+def learning_curves(history, where: str, keys: tuple[str, ...] = (), epochs: int | None = None) -> dict:
+    """The history a student's training returned (a dict of lists, one number per epoch) as plain float
+    lists (entries that are not lists are left out); ``keys`` must be there, with ``epochs`` numbers each."""
+    if not isinstance(history, dict) or any(not isinstance(history.get(k), (list, tuple)) for k in keys):
+        raise StudentError(f"{where} should return the history, a dict of lists {', '.join(keys)}".rstrip())
+    for key in keys:
+        if len(history[key]) != epochs or not all(isinstance(v, (int, float)) for v in history[key]):
+            raise StudentError(f"{where}: history[{key!r}] should hold {epochs} floats (one per epoch), got "
+                               f"{len(history[key])} values")
+    return {str(k): [float(v) for v in values] for k, values in history.items() if isinstance(values, (list, tuple))}
+
+
 def figure_contents(figure, where: str) -> dict:
     """What a matplotlib figure shows, as plain data: per axes (in ``figure.axes`` order) its title, its images
     (``imshow`` arrays) and its lines (x, y, label). Duck-typed: the worker never imports matplotlib."""

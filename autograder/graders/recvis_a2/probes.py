@@ -12,6 +12,7 @@ from autograder.sandbox.probing import (
     StudentError,
     call,
     figure_contents,
+    learning_curves,
     student_function,
     student_module,
     summarize_model,
@@ -158,10 +159,12 @@ def _train_loop_result(result, where: str) -> dict:
     return out
 
 
-def train_loop(Xtr, Ytr, Xval, Yval, h: int, lrate: float, nEpochs: int, train_seed: int):
-    """``twolayer.train_loop`` without plots (``seed=train_seed``); the error curves and the final weights."""
-    result = call("twolayer", "train_loop", np.array(Xtr), np.array(Ytr), np.array(Xval), np.array(Yval), h, lrate,
-                  vis="never", nEpochs=nEpochs, seed=train_seed)
+def train_loop(train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int):
+    """``twolayer.train_loop`` on the training split (the monitor split as its validation set) without plots,
+    ``budget``: h, lrate, nEpochs, ``seed=train_seed``; the error curves and the final weights."""
+    result = call("twolayer", "train_loop", np.array(train_X), np.array(train_Y), np.array(monitor_X),
+                  np.array(monitor_Y), budget["h"], budget["lrate"], vis="never", nEpochs=budget["nEpochs"],
+                  seed=train_seed)
     return _train_loop_result(result, "twolayer.train_loop")
 
 
@@ -289,29 +292,26 @@ def linear_epoch(state, train_X, train_y, test_X, test_y, lr: float, batch_size:
             "state": {k: tensor(v, f"LinearNet's {k}") for k, v in model.state_dict().items()}}
 
 
-def train(train_X, train_y, test_X, test_y, budget: dict):
+def train(train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int):
     """Train a fresh ``convnet.ConvNet()`` with ``convnet.fit`` (which calls the student's train and test)
     on the given images; return its trained ``state_dict`` and the history (the grader predicts the held-out
     images, which never reach the worker). The images take the kit's fast path (:mod:`autograder.sandbox.fastdata`):
     one tensor per split on the device (:func:`fastdata.symmetric_rgb`), batches cut by indexing (the
-    training batches shuffled by ``budget['seed']``), fed to ``fit`` as DataLoaders."""
-    budget = dict(budget)
+    training batches shuffled by ``train_seed``), fed to ``fit`` as DataLoaders; ``budget``: fit's epochs,
+    lr, batch_size and device."""
     device = budget.get("device", "cpu")
     model = _model("ConvNet")
     if not list(model.parameters()):
         raise StudentError("convnet.ConvNet() has no parameters: build its layers in __init__ (conv1 … linear2)")
     batch_size = int(budget["batch_size"])
     train_loader = fastdata.TensorLoader(fastdata.symmetric_rgb(train_X, device),
-                                         torch.as_tensor(train_y, device=device).long(), batch_size, shuffle=True,
-                                         seed=int(budget.get("seed", 0)))
-    test_loader = fastdata.TensorLoader(fastdata.symmetric_rgb(test_X, device),
-                                        torch.as_tensor(test_y, device=device).long(), batch_size)
-    history = call("convnet", "fit", model, train_loader, test_loader, quiet=True, **budget)
-    if not isinstance(history, dict):
-        raise StudentError("convnet.fit should return the history dict of lists")
+                                         torch.as_tensor(train_Y, device=device).long(), batch_size, shuffle=True,
+                                         seed=train_seed)
+    test_loader = fastdata.TensorLoader(fastdata.symmetric_rgb(monitor_X, device),
+                                        torch.as_tensor(monitor_Y, device=device).long(), batch_size)
+    history = call("convnet", "fit", model, train_loader, test_loader, seed=train_seed, quiet=True, **budget)
     return {"state": {str(k): tensor(v, f"convnet.ConvNet's {k}") for k, v in model.state_dict().items()},
-            "history": {k: [float(v) for v in values] for k, values in history.items()
-                        if isinstance(values, (list, tuple))}}
+            "history": learning_curves(history, "convnet.fit")}
 
 
 def show_examples(images, labels, n: int):

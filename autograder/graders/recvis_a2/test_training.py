@@ -5,21 +5,28 @@ labels never leave the grader."""
 
 import numpy as np
 
-from autograder import data as datasets
-from autograder.checks.accuracy import assert_accuracy, load_trained, predict, private_classes
+from autograder.checks.accuracy import (
+    Splits,
+    assert_accuracy,
+    draw_images,
+    judge_trained,
+    load_trained,
+    training_budget,
+)
 from autograder.checks.values import expect_arrays, float_arrays
 from autograder.graders.recvis_a2 import _reference as ref
 from autograder.sandbox import fastdata
 
 
 def test_train_loop_double_moon(probe, check, seed, rng, record):
-    budget = dict(check.budget)
-    n_held, h = budget.pop("n_held"), budget["h"]
-    Xtr, Ytr, Xval, Yval = ref.data.double_moon(n_train=budget.pop("n_train"), n_val=budget.pop("n_val"),
+    sizes, budget = check.budget, training_budget(check.budget)
+    Xtr, Ytr, Xval, Yval = ref.data.double_moon(n_train=sizes["n_train"], n_val=sizes["n_monitor"],
                                                  seed=int(rng.integers(2**31)))
-    Xheld, Yheld, _, _ = ref.data.double_moon(n_train=n_held, n_val=0, seed=int(rng.integers(2**31)))
+    Xheld, Yheld, _, _ = ref.data.double_moon(n_train=sizes["n_held"], n_val=0, seed=int(rng.integers(2**31)))
+    splits = Splits(Xtr, Ytr, Xval, Yval, Xheld, (Yheld > 0).astype(np.int64), budget)
+    h = budget["h"]
     where = f"twolayer.train_loop (h = {h}, lrate = {budget['lrate']}, {budget['nEpochs']} epochs) on the double moon"
-    got = probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, train_seed=seed % 2**31, **budget)
+    got = probe("train_loop", **splits.sent(), budget=budget, train_seed=seed % 2**31)
     n = len(Ytr)
     for key in ("tr_error", "val_error"):
         curve = np.asarray(got[key], dtype=np.float64)
@@ -29,24 +36,15 @@ def test_train_loop_double_moon(probe, check, seed, rng, record):
                             "twolayer.train_loop")
     scores = np.maximum(Xheld @ weights["Wi"] + weights["bi"], 0) @ weights["Wo"] + weights["bo"]
     predictions = np.where(scores > 0, 1, np.where(scores < 0, 0, -1)).astype(np.int64)  # 0 scores are errors
-    assert_accuracy(predictions, (Yheld > 0).astype(np.int64), check.threshold, where, record)
+    assert_accuracy(predictions, splits.held_Y, check.threshold, where, record)
 
 
 def _images_check(probe, check, seed, rng, record, root, name: str, where: str) -> None:
-    budget = dict(check.budget)
-    n_monitor, n_held = budget.pop("n_test"), budget.pop("n_held")
-    train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
-    test = datasets.subset(root, name, False, n_monitor + n_held, rng)
-    order = rng.permutation(len(test[1]))
-    monitor, held = order[:n_monitor], order[n_monitor:]
-    names = private_classes(rng)  # the worker sees the classes under private names
-    got = probe("train", train_X=train[0], train_y=names[train[1]], test_X=test[0][monitor],
-                test_y=names[test[1][monitor]], budget={**budget, "seed": int(seed % 2**31)})
-    record["history"] = got["history"]
-    model = load_trained(ref.convnet.ConvNet(), got["state"], "convnet.ConvNet",
-                         "conv1, pool1, conv2, pool2, linear1, linear2 as the handout builds them")
-    images = fastdata.symmetric_rgb(datasets.disguised(test[0][held], rng))
-    assert_accuracy(np.argsort(names)[predict(model, images)], test[1][held], check.threshold, where, record)
+    splits = draw_images(root, name, check.budget, rng)
+    got = probe("train", **splits.sent(), budget=splits.budget, train_seed=seed % 2**31)
+    layers = "conv1, pool1, conv2, pool2, linear1, linear2 as the handout builds them"
+    judge_trained(got, splits, lambda got: load_trained(ref.convnet.ConvNet(), got["state"], "convnet.ConvNet", layers),
+                  lambda got: fastdata.symmetric_rgb(splits.held_X), check.threshold, where, record)
 
 
 def test_fashion_mnist(probe, check, seed, rng, record, data_root):

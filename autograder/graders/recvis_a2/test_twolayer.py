@@ -164,8 +164,8 @@ def _train_loop(probe, rng, seed) -> tuple[dict, dict, int]:
     n, m, h, epochs = 40, 20, int(rng.integers(3, 7)), TRAIN_LOOP["nEpochs"]
     Xtr, Ytr = _unbalanced(rng, n, 12, int(rng.integers(2**31)))
     Xval, Yval = _unbalanced(rng, m, 5, int(rng.integers(2**31)))
-    got = float_arrays(probe("train_loop", Xtr=Xtr, Ytr=Ytr, Xval=Xval, Yval=Yval, h=h, train_seed=seed % 2**31,
-                             **TRAIN_LOOP))
+    got = float_arrays(probe("train_loop", train_X=Xtr, train_Y=Ytr, monitor_X=Xval, monitor_Y=Yval,
+                             budget={"h": h, **TRAIN_LOOP}, train_seed=seed % 2**31))
     for key in ("tr_error", "val_error"):
         expect_array(got[key], f"twolayer.train_loop's {key} (nEpochs = {epochs}, N = {n} training samples)",
                      (epochs * n,))

@@ -77,6 +77,6 @@ def svm_sweep(sets: dict[str, np.ndarray], Cs: list[float]) -> list[dict[str, fl
     """Per C, the reference ``svm.sweep_C``'s test accuracy and, to explain a wrong split, the training
     accuracy of the same ``SVC(kernel="rbf", C=C)``."""
     splits = {key: torch.tensor(sets[name]) for key, name in
-              (("Xtrain", "train_X"), ("Ytrain", "train_Y"), ("Xtest", "test_X"), ("Ytest", "test_Y"))}
+              (("Xtrain", "train_X"), ("Ytrain", "train_Y"), ("Xtest", "monitor_X"), ("Ytest", "monitor_Y"))}
     on_train = svm.sweep_C({**splits, "Xtest": splits["Xtrain"], "Ytest": splits["Ytrain"]}, Cs)
     return [{"test": accuracy, "train": train} for (_, accuracy), (_, train) in zip(svm.sweep_C(splits, Cs), on_train)]

@@ -9,6 +9,7 @@ from autograder.sandbox.probing import (
     StudentError,
     call,
     describe_class,
+    learning_curves,
     optimizer_trajectory,
     summarize_model,
     tensor,
@@ -160,16 +161,11 @@ def optim_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
     return reports
 
 
-def _history(history, where: str) -> dict:
-    if not isinstance(history, dict):
-        raise StudentError(f"{where} should return (model, history) with history a dict of lists")
-    return {k: [float(x) for x in v] for k, v in history.items() if isinstance(v, (list, tuple))}
-
-
-def train(variant: str, train_X, train_Y, test_X, test_Y, budget: dict):
-    """Train with ``train.train_<variant>`` on the given split; return what it trained — ``{"params": {Wh,
-    bh, Wy, by}}`` (manual, autograd) or ``{"state": model.state_dict()}`` (nn, optim, mnist) — and its
-    history. The grader predicts the held-out data with them (the held-out data never reach the worker).
+def train(train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int, variant: str):
+    """Train with ``train.train_<variant>(data, seed=train_seed, **budget)`` on the training split (the
+    monitor split as its test data); return what it trained — ``{"params": {Wh, bh, Wy, by}}`` (manual,
+    autograd) or ``{"state": model.state_dict()}`` (nn, optim, mnist) — and its history. The grader
+    predicts the held-out data with them (the held-out data never reach the worker).
 
     Images arrive as uint8 (N, 28, 28) for the image variant and are scaled to [0, 1] and flattened.
     """
@@ -179,9 +175,10 @@ def train(variant: str, train_X, train_Y, test_X, test_Y, budget: dict):
 
     classes = int(np.max(train_Y)) + 1
     data = {"Xtrain": prepared(train_X), "Ytrain": torch.nn.functional.one_hot(torch.tensor(train_Y), classes).float(),
-            "Xtest": prepared(test_X), "Ytest": torch.nn.functional.one_hot(torch.tensor(test_Y), classes).float()}
+            "Xtest": prepared(monitor_X),
+            "Ytest": torch.nn.functional.one_hot(torch.tensor(monitor_Y), classes).float()}
     where = f"train.train_{variant}"
-    result = call("train", f"train_{variant}", data, quiet=True, **budget)
+    result = call("train", f"train_{variant}", data, seed=train_seed, quiet=True, **budget)
     if not isinstance(result, tuple) or len(result) != 2:
         raise StudentError(f"{where} should return (params or model, history)")
     trained, history = result
@@ -191,7 +188,7 @@ def train(variant: str, train_X, train_Y, test_X, test_Y, budget: dict):
         got = {"params": _param_dict(trained, where)}
     else:
         raise StudentError(f"{where} should return (params or model, history), got {type(trained).__name__}")
-    return {**got, "history": _history(history, where)}
+    return {**got, "history": learning_curves(history, where)}
 
 
 def _svm_parameters(model, where: str) -> dict:
@@ -211,20 +208,22 @@ def _svm_parameters(model, where: str) -> dict:
             **array("dual_coef", "dual_coef_"), "gamma": float(gamma) if isinstance(gamma, (int, float)) else None}
 
 
-def svm_models(train_X, train_Y, test_X, test_Y, C: float):
-    """Fit ``svm.fit_svms``; return each fitted model's parameters (the grader predicts the held-out points)."""
+def svm_models(train_X, train_Y, monitor_X, monitor_Y, C: float):
+    """Fit ``svm.fit_svms`` (the monitor split as its test data); return each fitted model's parameters (the
+    grader predicts the held-out points)."""
     data = {"Xtrain": torch.tensor(train_X), "Ytrain": torch.tensor(train_Y),
-            "Xtest": torch.tensor(test_X), "Ytest": torch.tensor(test_Y)}
+            "Xtest": torch.tensor(monitor_X), "Ytest": torch.tensor(monitor_Y)}
     models = call("svm", "fit_svms", data, C)
     if not isinstance(models, dict):
         raise StudentError("svm.fit_svms should return a dict name -> fitted scikit-learn model")
     return {str(name): _svm_parameters(model, f"svm.fit_svms()[{name!r}]") for name, model in models.items()}
 
 
-def svm_sweep(train_X, train_Y, test_X, test_Y, Cs: list[float]):
-    """``svm.sweep_C`` on the given splits: its ``(C, accuracy)`` pairs as ``[[C, accuracy], ...]``."""
+def svm_sweep(train_X, train_Y, monitor_X, monitor_Y, Cs: list[float]):
+    """``svm.sweep_C`` on the given splits (the monitor split as its test split): its ``(C, accuracy)`` pairs
+    as ``[[C, accuracy], ...]``."""
     data = {"Xtrain": torch.tensor(train_X), "Ytrain": torch.tensor(train_Y),
-            "Xtest": torch.tensor(test_X), "Ytest": torch.tensor(test_Y)}
+            "Xtest": torch.tensor(monitor_X), "Ytest": torch.tensor(monitor_Y)}
     result = call("svm", "sweep_C", data, list(Cs))
     if not isinstance(result, (list, tuple)) or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in result):
         raise StudentError("svm.sweep_C should return a list of (C, accuracy) pairs, one per C")

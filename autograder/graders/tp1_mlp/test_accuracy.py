@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import data as datasets
 from autograder.checks import CheckFailed
-from autograder.checks.accuracy import assert_accuracy, load_trained, predict, private_classes
+from autograder.checks.accuracy import Splits, draw_images, judge_trained, load_trained
 from autograder.checks.values import expect_array, expect_arrays, expect_number
 from autograder.graders.tp1_mlp import _reference as ref
 
@@ -17,11 +16,12 @@ ARCHITECTURE = "nn.Sequential(nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny))"
 
 
 def _circles(seed: int) -> dict[str, np.ndarray]:
-    """Train (labels sent) and held-out (labels kept) circles drawn from this check's seed."""
+    """200 training, 200 monitor (labels sent) and 200 held-out (labels kept) circles drawn from ``seed``
+    (itself drawn by the private rng): the data fields of ``accuracy.Splits``."""
     split = ref.data.circles(n_train=200, n_test=400, seed=seed)
     labels = {k: split[k].argmax(dim=1).numpy() for k in ("Ytrain", "Ytest")}
     return {"train_X": split["Xtrain"].numpy(), "train_Y": labels["Ytrain"],
-            "test_X": split["Xtest"][:200].numpy(), "test_Y": labels["Ytest"][:200],
+            "monitor_X": split["Xtest"][:200].numpy(), "monitor_Y": labels["Ytest"][:200],
             "held_X": split["Xtest"][200:].numpy(), "held_Y": labels["Ytest"][200:]}
 
 
@@ -38,33 +38,19 @@ def trained_mlp(got: dict, nx: int, nh: int, ny: int, where: str) -> torch.nn.Mo
 
 @pytest.mark.parametrize("variant", ["manual", "autograd", "nn", "optim"])
 def test_circles(probe, check, seed, rng, record, variant):
-    sets = _circles(int(rng.integers(2**31)))
-    held_X, held_Y = sets.pop("held_X"), sets.pop("held_Y")
+    splits = Splits(**_circles(int(rng.integers(2**31))), budget=check.budget)
     where = f"train.train_{variant} on the circles"
-    got = probe("train", variant=variant, budget={**check.budget, "seed": seed}, **sets)
-    record["history"] = got["history"]
-    model = trained_mlp(got, 2, check.budget["nh"], 2, where)
-    assert_accuracy(predict(model, torch.tensor(held_X).float()), held_Y, check.threshold, where, record)
+    got = probe("train", **splits.sent(), budget=splits.budget, train_seed=seed, variant=variant)
+    judge_trained(got, splits, lambda got: trained_mlp(got, 2, splits.budget["nh"], 2, where),
+                  lambda got: torch.tensor(splits.held_X).float(), check.threshold, where, record)
 
 
 def _image_check(probe, check, seed, rng, record, root, name: str, where: str) -> None:
-    """Train on ``n_train`` images; a monitor split (labels sent, for the history) and a disjoint held-out
-    split of ``n_test`` images (kept here, disguised by ``data.disguised``) come from the test set. The
-    worker sees the classes under private names (``accuracy.private_classes``)."""
-    budget = dict(check.budget)
-    n_test = budget.pop("n_test")
-    n_monitor = n_test // 4
-    train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
-    test = datasets.subset(root, name, False, n_monitor + n_test, rng)
-    order = rng.permutation(len(test[1]))
-    monitor, held = order[:n_monitor], order[n_monitor:]
-    names = private_classes(rng)
-    got = probe("train", variant="mnist", train_X=train[0], train_Y=names[train[1]], test_X=test[0][monitor],
-                test_Y=names[test[1][monitor]], budget={**budget, "seed": seed})
-    record["history"] = got["history"]
-    model = trained_mlp(got, 28 * 28, budget["nh"], 10, where)
-    images = torch.tensor(datasets.disguised(test[0][held], rng)).reshape(len(held), -1).float() / 255
-    assert_accuracy(np.argsort(names)[predict(model, images)], test[1][held], check.threshold, where, record)
+    splits = draw_images(root, name, check.budget, rng)
+    got = probe("train", **splits.sent(), budget=splits.budget, train_seed=seed, variant="mnist")
+    judge_trained(got, splits, lambda got: trained_mlp(got, 28 * 28, splits.budget["nh"], 10, where),
+                  lambda got: torch.tensor(splits.held_X).reshape(len(splits.held_X), -1).float() / 255,
+                  check.threshold, where, record)
 
 
 def test_fashion_mnist(probe, check, seed, rng, record, data_root):

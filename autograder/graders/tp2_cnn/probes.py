@@ -10,6 +10,7 @@ from autograder.sandbox import fastdata
 from autograder.sandbox.probing import (
     StudentError,
     call,
+    learning_curves,
     optimizer_trajectory,
     student_module,
     summarize_model,
@@ -361,40 +362,38 @@ def transforms(split: str, mean, std, augment: bool, crop: int, images, repeats:
 
 
 # --- training for accuracy --------------------------------------------------------------------------
-def train(train_X, train_Y, test_X, test_Y, config: dict, train_seed: int):
+def train(train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int):
     """Train the student's ``CifarNet`` with its ``train.main``; return its trained ``state_dict``, the
-    ``data.channel_stats`` it was trained with (None without ``config['normalize']``) and the history (the
+    ``data.channel_stats`` it was trained with (None without ``budget['normalize']``) and the history (the
     grader predicts the held-out images, which never reach the worker).
 
     The data take the kit's fast path (:mod:`autograder.sandbox.fastdata`): each split is one tensor on the device,
-    standardised with the student's ``data.channel_stats`` of the training images (``config['normalize']``),
-    randomly cropped to ``config['crop']`` and flipped batch by batch (``config['augment']``; test images
+    standardised with the student's ``data.channel_stats`` of the training images (``budget['normalize']``),
+    randomly cropped to ``budget['crop']`` and flipped batch by batch (``budget['augment']``; test images
     center-cropped), fed as DataLoaders. Grey images (N, H, W) are repeated to 3 channels and zero-padded by
-    ``config['pad']`` (28 → 32 for Fashion-MNIST)."""
-    device = config.get("device", "cpu")
-    pad, crop, augment = int(config.get("pad", 0)), int(config.get("crop", 28)), bool(config["augment"])
-    train_X, test_X = (fastdata.rgb(X, pad) for X in (train_X, test_X))
+    ``budget['pad']`` (28 → 32 for Fashion-MNIST)."""
+    device = budget.get("device", "cpu")
+    pad, crop, augment = int(budget.get("pad", 0)), int(budget.get("crop", 28)), bool(budget["augment"])
+    train_X, monitor_X = (fastdata.rgb(X, pad) for X in (train_X, monitor_X))
     mean, std = (_stats(call("data", "channel_stats", train_X), "data.channel_stats(training images)", 3)
-                 if config["normalize"] else (None, None))
-    batch_size = int(config["batch_size"])
+                 if budget["normalize"] else (None, None))
+    batch_size = int(budget["batch_size"])
     train_loader = fastdata.TensorLoader(
         fastdata.channels_first(train_X, mean, std, device),
         torch.as_tensor(np.asarray(train_Y), device=device).long(), batch_size, shuffle=True, seed=train_seed,
         crop=crop if augment else None, flip=augment)
     test_loader = fastdata.TensorLoader(
-        fastdata.channels_first(test_X, mean, std, device), torch.as_tensor(np.asarray(test_Y), device=device).long(),
-        batch_size, center=crop if augment else None)
-    model = _build("CifarNet", {"batch_norm": bool(config.get("batch_norm", False)),
-                                "dropout": bool(config.get("dropout", False)),
-                                "ceil_mode": bool(config.get("ceil_mode", False))})
-    history = call("train", "main", train_loader, test_loader, model, int(config["epochs"]), float(config["lr"]),
-                   momentum=float(config.get("momentum", 0.0)), gamma=config.get("gamma"), device=device,
+        fastdata.channels_first(monitor_X, mean, std, device),
+        torch.as_tensor(np.asarray(monitor_Y), device=device).long(), batch_size, center=crop if augment else None)
+    model = _build("CifarNet", {"batch_norm": bool(budget.get("batch_norm", False)),
+                                "dropout": bool(budget.get("dropout", False)),
+                                "ceil_mode": bool(budget.get("ceil_mode", False))})
+    history = call("train", "main", train_loader, test_loader, model, int(budget["epochs"]), float(budget["lr"]),
+                   momentum=float(budget.get("momentum", 0.0)), gamma=budget.get("gamma"), device=device,
                    quiet=True, seed=train_seed)
-    if not isinstance(history, dict):
-        raise StudentError(f"train.main should return the history dict, got {type(history).__name__}")
     return {"state": {str(k): tensor(v, f"models.CifarNet's {k}") for k, v in model.state_dict().items()},
             "stats": None if mean is None else {"mean": mean, "std": std},
-            "history": {str(k): [float(x) for x in v] for k, v in history.items() if isinstance(v, (list, tuple))}}
+            "history": learning_curves(history, "train.main")}
 
 
 def main_log(state: dict, X_train, Y_train, X_test, Y_test, batch: int, epochs: int, lr: float):

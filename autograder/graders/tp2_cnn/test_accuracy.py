@@ -8,20 +8,12 @@ leave the grader. The student's per-sample transforms have checks of their own (
 import numpy as np
 import pytest
 
-from autograder import data as datasets
 from autograder.checks import CheckFailed
-from autograder.checks.accuracy import assert_accuracy, load_trained, predict, private_classes
+from autograder.checks.accuracy import draw_images, judge_trained, load_trained
 from autograder.graders.tp2_cnn import _reference as ref
 from autograder.sandbox import fastdata
 
 LAYERS = "features.conv1 … features.pool3, classifier.fc4 … classifier.fc5"
-
-
-def _split(images: np.ndarray, labels: np.ndarray, n_monitor: int, rng) -> tuple[tuple, tuple]:
-    """Disjoint monitor set (labels sent: the history's test curve) and held-out set (kept here)."""
-    order = rng.permutation(len(labels))
-    monitor, held = order[:n_monitor], order[n_monitor:]
-    return (images[monitor], labels[monitor]), (images[held], labels[held])
 
 
 def _stats(stats, where: str) -> tuple[list[float], list[float]]:
@@ -34,41 +26,26 @@ def _stats(stats, where: str) -> tuple[list[float], list[float]]:
     return parts[0], parts[1]
 
 
-def _train_and_judge(probe, check, seed, rng, record, train, monitor, held, config, where: str) -> None:
-    names = private_classes(rng)  # the worker sees the classes under private names
-    got = probe("train", train_X=train[0], train_Y=names[train[1]], test_X=monitor[0], test_Y=names[monitor[1]],
-                config=config, train_seed=seed % 2**31)
-    record["history"] = got["history"]
-    record["config"] = config
-    model = ref.models.CifarNet(**{k: bool(config.get(k, False)) for k in ("batch_norm", "dropout", "ceil_mode")})
-    model = load_trained(model, got["state"], where, LAYERS)
-    mean, std = _stats(got["stats"], where) if config["normalize"] else (None, None)
-    images = fastdata.channels_first(fastdata.rgb(datasets.disguised(held[0], rng), int(config.get("pad", 0))),
-                                     mean, std)
-    if config["augment"]:
-        images = fastdata.center_crop(images, int(config.get("crop", 28)))
-    assert_accuracy(np.argsort(names)[predict(model, images)], held[1], check.threshold, where, record)
+def _train_and_judge(probe, check, seed, record, splits, where: str) -> None:
+    budget = splits.budget
+    got = probe("train", **splits.sent(), budget=budget, train_seed=seed % 2**31)
+    flags = {k: bool(budget.get(k, False)) for k in ("batch_norm", "dropout", "ceil_mode")}
+
+    def inputs(got):
+        mean, std = _stats(got["stats"], where) if budget["normalize"] else (None, None)
+        images = fastdata.channels_first(fastdata.rgb(splits.held_X, int(budget.get("pad", 0))), mean, std)
+        return fastdata.center_crop(images, int(budget.get("crop", 28))) if budget["augment"] else images
+
+    judge_trained(got, splits, lambda got: load_trained(ref.models.CifarNet(**flags), got["state"], where, LAYERS),
+                  inputs, check.threshold, where, record)
 
 
 def test_fashion_mnist(probe, check, seed, rng, record, data_root):
-    budget = dict(check.budget)
-    train = datasets.subset(data_root, "FashionMNIST", True, budget.pop("n_train"), rng)
-    n_monitor = budget.pop("n_monitor")
-    test = datasets.subset(data_root, "FashionMNIST", False, budget.pop("n_test") + n_monitor, rng)
-    monitor, held = _split(*test, n_monitor, rng)
-    _train_and_judge(probe, check, seed, rng, record, train, monitor, held, budget,
+    _train_and_judge(probe, check, seed, record, draw_images(data_root, "FashionMNIST", check.budget, rng),
                      "train.main with models.CifarNet on Fashion-MNIST (3×32×32)")
 
 
 @pytest.mark.parametrize("config", ["baseline", "augmentation", "dropout"])
 def test_cifar10(probe, check, seed, rng, record, gpu_data_root, config):
-    root = gpu_data_root("CIFAR10")
-    budget = dict(check.budget)
-    n_train, n_monitor, n_test = budget.pop("n_train", 50000), budget.pop("n_monitor", 1000), budget.pop("n_test", 9000)
-    images, labels = datasets.images(root, "CIFAR10", True)
-    keep = np.sort(rng.choice(len(labels), size=min(n_train, len(labels)), replace=False))
-    test_images, test_labels = datasets.images(root, "CIFAR10", False)
-    monitor, held = _split(test_images, test_labels, n_monitor, rng)
-    held = (held[0][:n_test], held[1][:n_test])
-    _train_and_judge(probe, check, seed, rng, record, (images[keep], labels[keep]), monitor, held, budget,
+    _train_and_judge(probe, check, seed, record, draw_images(gpu_data_root("CIFAR10"), "CIFAR10", check.budget, rng),
                      f"train.main with models.CifarNet on CIFAR-10 ({config} settings)")

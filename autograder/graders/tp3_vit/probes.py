@@ -14,6 +14,7 @@ from autograder.sandbox.probing import (
     StudentError,
     call,
     describe_class,
+    learning_curves,
     optimizer_trajectory,
     student_module,
     summarize_model,
@@ -367,47 +368,37 @@ def train_batches(images: np.ndarray, labels: np.ndarray, epochs: int, batch_siz
     return seen
 
 
-def _history(history, where: str, epochs: int) -> dict:
-    keys = ("train_loss", "train_acc", "test_loss", "test_acc")
-    if not isinstance(history, dict) or any(not isinstance(history.get(k), (list, tuple)) for k in keys):
-        raise StudentError(f"{where} should return the history, a dict with lists {', '.join(keys)}")
-    out = {}
-    for key in keys:
-        values = history[key]
-        if len(values) != epochs or not all(isinstance(v, (int, float)) for v in values):
-            raise StudentError(f"{where}: history[{key!r}] should hold {epochs} floats (one per epoch), got "
-                               f"{len(values)} values")
-        out[key] = [float(v) for v in values]
-    return out
+#: what train.train's history holds, one value per epoch
+HISTORY = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
-def train_tiny(state: dict, train_X, train_Y, test_X, test_Y, epochs: int, batch_size: int, lr: float,
-               train_seed: int):
+def _trained(model: nn.Module, train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int) -> dict:
+    """The student's ``train.train`` on ``model`` (the monitor split as its test data, ``budget``: epochs,
+    batch_size, lr, device): its history, checked."""
+    history = call("train", "train", model, (torch.tensor(train_X), torch.tensor(train_Y)),
+                   (torch.tensor(monitor_X), torch.tensor(monitor_Y)), epochs=budget["epochs"],
+                   batch_size=budget["batch_size"], lr=budget["lr"], device=budget.get("device", "cpu"),
+                   seed=train_seed, quiet=True)
+    return learning_curves(history, "train.train", HISTORY, budget["epochs"])
+
+
+def train_tiny(train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int, state: dict):
     """``train.train`` on the grader's Flatten → Linear model (float32, weights from ``state``):
     final weights and history."""
-    where = "train.train"
     model = _tiny_classifier(IMG * IMG, 10)
     model.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in state.items()})
-    history = call("train", "train", model, (torch.tensor(train_X), torch.tensor(train_Y)),
-                   (torch.tensor(test_X), torch.tensor(test_Y)), epochs=epochs, batch_size=batch_size, lr=lr,
-                   device="cpu", seed=train_seed, quiet=True)
-    return {"state": {k: tensor(v, k) for k, v in model.state_dict().items()},
-            "history": _history(history, where, epochs)}
+    history = _trained(model, train_X, train_Y, monitor_X, monitor_Y, {**budget, "device": "cpu"}, train_seed)
+    return {"state": {k: tensor(v, k) for k, v in model.state_dict().items()}, "history": history}
 
 
-def train(model: dict, train_X, train_Y, test_X, test_Y, budget: dict, train_seed: int):
+def train(train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int, model: dict):
     """Build the student's ``vit.ViT(**model)`` and train it with the student's ``train.train`` on the given
     split (uint8 images, monitor split for the history); return its trained ``state_dict`` and the history
     (the grader predicts the held-out images, which never reach the worker)."""
-    where = "train.train"
-    device = budget.get("device", "cpu")
     torch.manual_seed(train_seed)
     vit = _vit(model)
-    history = call("train", "train", vit, (torch.tensor(train_X), torch.tensor(train_Y)),
-                   (torch.tensor(test_X), torch.tensor(test_Y)), epochs=budget["epochs"],
-                   batch_size=budget["batch_size"], lr=budget["lr"], device=device, seed=train_seed, quiet=True)
-    return {"state": {str(k): tensor(v, f"vit.ViT's {k}") for k, v in vit.state_dict().items()},
-            "history": _history(history, where, budget["epochs"])}
+    history = _trained(vit, train_X, train_Y, monitor_X, monitor_Y, budget, train_seed)
+    return {"state": {str(k): tensor(v, f"vit.ViT's {k}") for k, v in vit.state_dict().items()}, "history": history}
 
 
 def finetune_model(batch: int):
@@ -428,7 +419,8 @@ def finetune_model(batch: int):
     return {"output_shape": list(logits.shape), "total_params": sum(p.numel() for p in model.parameters()), **shapes}
 
 
-def finetune(model_name: str, state: dict | None, train_X, train_Y, test_X, test_Y, budget: dict, train_seed: int):
+def finetune(train_X, train_Y, monitor_X, monitor_Y, budget: dict, train_seed: int, model_name: str,
+             state: dict | None):
     """Questions 8-b/c: the student's ``timm_vit.make_finetune_vit(pretrained=False, model_name=model_name)`` holding ``state`` when
     given (the ImageNet weights, downloaded by the grader: the worker has no network), trained with the
     student's ``train.train``; returns its trained ``state_dict`` and the history."""
@@ -443,9 +435,5 @@ def finetune(model_name: str, state: dict | None, train_X, train_Y, test_X, test
             raise StudentError(f"{where}: the ImageNet weights adapted by timm do not fit the model ({', '.join(wrong[:4])}): "
                                "build it with the same timm.create_model settings as with pretrained=True")
         model.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in state.items()})
-    history = call("train", "train", model, (torch.tensor(train_X), torch.tensor(train_Y)),
-                   (torch.tensor(test_X), torch.tensor(test_Y)), epochs=budget["epochs"],
-                   batch_size=budget["batch_size"], lr=budget["lr"], device=budget.get("device", "cpu"),
-                   seed=train_seed, quiet=True)
-    return {"state": {str(k): tensor(v, f"{where}'s {k}") for k, v in model.state_dict().items()},
-            "history": _history(history, "train.train", budget["epochs"])}
+    history = _trained(model, train_X, train_Y, monitor_X, monitor_Y, budget, train_seed)
+    return {"state": {str(k): tensor(v, f"{where}'s {k}") for k, v in model.state_dict().items()}, "history": history}

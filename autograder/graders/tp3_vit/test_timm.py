@@ -4,9 +4,8 @@ ViT-Tiny fine-tuned on MNIST from scratch and from ImageNet weights (gpu tier, n
 import pytest
 import torch
 
-from autograder import data as datasets
 from autograder.checks import CheckFailed
-from autograder.checks.accuracy import assert_accuracy, load_trained, predict
+from autograder.checks.accuracy import draw_images, judge_trained, load_trained
 from autograder.checks.values import assert_close
 from autograder.graders.tp3_vit import _reference as ref
 
@@ -75,28 +74,25 @@ def test_finetune_vit_model(probe, rng):
 @pytest.mark.parametrize("weights", ["scratch", "imagenet"])
 def test_finetune_mnist(probe, check, seed, rng, record, gpu_data_root, weights):
     root = gpu_data_root("MNIST")
-    budget = dict(check.budget)
-    model_name = budget.pop("model_name", ref.timm_vit.DEFAULT_TIMM_MODEL)
+    budget = {k: v for k, v in check.budget.items() if k != "model_name"}
+    model_name = check.budget.get("model_name", ref.timm_vit.DEFAULT_TIMM_MODEL)
     state = None
     if weights == "imagenet":
         state, reason = ref.imagenet_weights(model_name)
         if state is None:
             pytest.skip(f"gpu tier: the ImageNet weights of {model_name} cannot be downloaded here ({reason}); this "
                         "run needs a machine with internet")
-    train = datasets.subset(root, "MNIST", True, budget.pop("n_train"), rng)
-    n_monitor = budget.pop("n_monitor")
-    test = datasets.subset(root, "MNIST", False, n_monitor + budget.pop("n_test"), rng)
-    order = rng.permutation(len(test[1]))  # disjoint: the monitor split's labels are sent, the held-out ones never
-    monitor, held = [(test[0][part], test[1][part]) for part in (order[:n_monitor], order[n_monitor:])]
-    got = probe("finetune", model_name=model_name, state=state, train_X=train[0], train_Y=train[1], test_X=monitor[0], test_Y=monitor[1],
-                budget=budget, train_seed=seed)
-    record["history"] = got["history"]
-    where = (f"timm_vit.make_finetune_vit(model_name={model_name!r}) fine-tuned {'from ImageNet weights' if state else 'from scratch'} by "
-             f"train.train ({budget['epochs']} epochs) on MNIST")
-    device = budget.get("device", "cpu") if torch.cuda.is_available() else "cpu"
-    model = load_trained(ref.timm_vit.make_finetune_vit(model_name=model_name), got["state"], where, "timm's own names").to(device).eval()
-    images = ref.train.prepare_images(torch.tensor(datasets.disguised(held[0], rng))).to(device)
-    assert_accuracy(predict(model, images), held[1], check.threshold, where, record)
+    splits = draw_images(root, "MNIST", budget, rng)
+    got = probe("finetune", **splits.sent(), budget=splits.budget, train_seed=seed, model_name=model_name,
+                state=state)
+    where = (f"timm_vit.make_finetune_vit(model_name={model_name!r}) fine-tuned "
+             f"{'from ImageNet weights' if state else 'from scratch'} by train.train ({splits.budget['epochs']} "
+             "epochs) on MNIST")
+    device = splits.budget.get("device", "cpu") if torch.cuda.is_available() else "cpu"
+    model = ref.timm_vit.make_finetune_vit(model_name=model_name)
+    judge_trained(got, splits, lambda got: load_trained(model, got["state"], where, "timm's own names").to(device),
+                  lambda got: ref.train.prepare_images(torch.tensor(splits.held_X)).to(device), check.threshold,
+                  where, record)
 
 
 def test_timm_model_follows_every_argument(probe, rng):

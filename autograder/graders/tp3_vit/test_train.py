@@ -5,9 +5,8 @@ the handout's ViT and predicts the held-out images itself: held-out images and l
 import numpy as np
 import torch
 
-from autograder import data as datasets
 from autograder.checks import CheckFailed
-from autograder.checks.accuracy import assert_accuracy, load_trained, predict, private_classes
+from autograder.checks.accuracy import draw_images, judge_trained, load_trained
 from autograder.checks.steps import adam_cause, adam_trajectory, assert_trajectory
 from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp3_vit import _reference as ref
@@ -37,17 +36,18 @@ def test_train_step(probe, rng):
 
 
 def test_train_adam(probe, rng):
-    n_train, n_test, epochs, batch_size = 192, 64, 2, 64
+    n_train, n_monitor, epochs, batch_size = 192, 64, 2, 64
     train_X = rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8)
-    test_X = rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8)
-    train_Y, test_Y = rng.integers(0, 10, n_train), rng.integers(0, 10, n_test)
+    monitor_X = rng.integers(0, 256, (n_monitor, 28, 28), dtype=np.uint8)
+    train_Y, monitor_Y = rng.integers(0, 10, n_train), rng.integers(0, 10, n_monitor)
     state = {"1.weight": rng.normal(0, 0.02, (10, 784)), "1.bias": np.zeros(10)}
     lr = float(np.round(rng.uniform(5e-4, 3e-3), 5))
     seed = int(rng.integers(0, 2**31))
-    kwargs = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
-    got = probe("train_tiny", state=state, train_X=train_X, train_Y=train_Y, test_X=test_X, test_Y=test_Y,
-                train_seed=seed, **kwargs)
-    want_state, want_history = ref.adam_training(state, (train_X, train_Y), (test_X, test_Y), seed=seed, **kwargs)
+    budget = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
+    got = probe("train_tiny", train_X=train_X, train_Y=train_Y, monitor_X=monitor_X, monitor_Y=monitor_Y,
+                budget=budget, train_seed=seed, state=state)
+    want_state, want_history = ref.adam_training(state, (train_X, train_Y), (monitor_X, monitor_Y), seed=seed,
+                                                 **budget)
     where = f"train.train(model, ..., epochs={epochs}, batch_size={batch_size}, lr={lr})"
     for name, value in want_state.items():
         assert_close(got["state"].get(name), value, f"{where}: the trained model's {name} (expected "
@@ -100,25 +100,16 @@ def test_train_pairs_each_image_with_its_label(probe, rng):
 
 
 def _accuracy_check(probe, check, seed, rng, record, root, name: str) -> None:
-    budget = dict(check.budget)
+    splits = draw_images(root, name, check.budget, rng)
+    budget = dict(splits.budget)
     model = budget.pop("model")
-    train = datasets.subset(root, name, True, budget.pop("n_train"), rng)
-    n_monitor = budget.pop("n_monitor")
-    test = datasets.subset(root, name, False, n_monitor + budget.pop("n_test"), rng)
-    order = rng.permutation(len(test[1]))  # disjoint: the monitor split's labels are sent, the held-out ones never
-    monitor, held = (test[0][order[:n_monitor]], test[1][order[:n_monitor]]), (test[0][order[n_monitor:]],
-                                                                               test[1][order[n_monitor:]])
     config = ref.vit_config(**model)
-    names = private_classes(rng)  # the worker sees the classes under private names
-    got = probe("train", model=config, train_X=train[0], train_Y=names[train[1]], test_X=monitor[0],
-                test_Y=names[monitor[1]], budget=budget, train_seed=seed)
-    record["history"] = got["history"]
+    got = probe("train", **splits.sent(), budget=budget, train_seed=seed, model=config)
     where = (f"vit.ViT(patch_size={model['patch_size']}, embed_dim={model['embed_dim']}) trained by train.train "
              f"({budget['epochs']} epochs) on {name}")
-    vit = load_trained(ref.vit.ViT(**config), got["state"], where,
-                       "patch_embed.proj, cls_token, pos_embed, blocks, norm, head, named as timm names them")
-    images = ref.train.prepare_images(torch.tensor(datasets.disguised(held[0], rng)))
-    assert_accuracy(np.argsort(names)[predict(vit, images)], held[1], check.threshold, where, record)
+    layers = "patch_embed.proj, cls_token, pos_embed, blocks, norm, head, named as timm names them"
+    judge_trained(got, splits, lambda got: load_trained(ref.vit.ViT(**config), got["state"], where, layers),
+                  lambda got: ref.train.prepare_images(torch.tensor(splits.held_X)), check.threshold, where, record)
 
 
 def test_fashion_mnist(probe, check, seed, rng, record, data_root):
