@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autograder import config, results, zygote
+from autograder.check_context import OUT_OF_TIME
 from autograder.config import GRADERS, Tier
 from autograder.submissions import Submission
 from autograder.workers import isolation, require_private
@@ -25,7 +26,6 @@ from autograder.workers import isolation, require_private
 GRADER_OVERHEAD_SECONDS = 120
 #: with a deadline, the grader is stopped this long before it, so that results.json is written in time
 DEADLINE_MARGIN_SECONDS = 10
-OUT_OF_TIME = "not run: the grading time ran out"
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,14 @@ class Options:
 
 
 def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tuple[dict[str, dict], str, float]:
-    """Run the pytest graders of ``assignment`` on ``folder`` (submission ``name``); return
-    (records, note, seconds)."""
+    """Run the checks of ``options`` (:meth:`Options.checks`, each named to pytest by its node id, in
+    grading.yml's order) of ``assignment`` on ``folder`` (submission ``name``); return (records, note,
+    seconds)."""
     started = time.monotonic()
     checks = options.checks(config.load(options.grading_path), assignment)
     budget = sum(c.timeout for c in checks) + GRADER_OVERHEAD_SECONDS
     ends = None if options.deadline is None else time.time() + options.deadline - DEADLINE_MARGIN_SECONDS
-    targets = [str(GRADERS / assignment / c.id) for c in checks] if options.only else [str(GRADERS / assignment)]
+    targets = [str(GRADERS / assignment / c.id) for c in checks]
     with tempfile.TemporaryDirectory(prefix="autograder-grade-") as scratch:
         report = Path(scratch) / "report.json"
         key_file = Path(scratch) / "key"
@@ -70,8 +71,7 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
         command = [*targets, "-p", "autograder.plugin", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
                    "-p", "no:threadexception", "-q", "--no-header", "-o", "addopts=", "--rootdir", str(GRADERS),
                    f"--submission={folder}", f"--submission-name={name}", f"--tier={options.tier}",
-                   f"--visibility={options.visibility}", f"--report={report}", f"--threads={options.threads}",
-                   f"--key-file={key_file}"]
+                   f"--report={report}", f"--threads={options.threads}", f"--key-file={key_file}"]
         command += [f"--seed={options.seed}"] * (options.seed is not None)
         command += [f"--data={options.data}"] * (options.data is not None)
         command += [f"--grading={options.grading_path}"] * (options.grading_path is not None)

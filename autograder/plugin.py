@@ -1,14 +1,14 @@
 """The pytest plugin that turns ``autograder/graders/<assignment>/`` into a grader.
 
-It selects the tests grading.yml lists for the tier and visibility asked, gives each test its fixtures
-(``probe`` runs student code in the isolated worker, ``check`` is its grading.yml entry, ``rng`` its
-seeded generator, ``record`` stores figures data for the report) and writes one JSON record per test.
+It runs the checks it is given (``autograder grade`` names each by its node id; a collected test without a
+grading.yml entry is refused), gives each test its fixtures (``probe`` runs student code in the isolated
+worker, ``check`` is its grading.yml entry, ``seed`` and ``rng`` those of :mod:`autograder.check_context`,
+``record`` stores figures data for the report) and writes one JSON record per test.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import secrets
 import time
@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed, ProbeFailed
+from autograder import check_context
+from autograder.check_context import INTERNAL, OUT_OF_TIME, private_rng  # noqa: F401 - tests read them here
+from autograder.checks import ProbeFailed
 from autograder.config import Check, load
 from autograder.workers import GraderFault, Limits, OutOfTime, Worker
 
-INTERNAL = "grader error (not your fault; tell the course staff)"
-OUT_OF_TIME = "not run: the grading time ran out"
 UNISOLATED = ("hidden check not run: student code cannot be isolated on this machine (no namespaces, and the "
               "grader is not root); grade as root or where namespaces are permitted, or pass --allow-unisolated")
 #: seconds kept, before ``--deadline``, for pytest to finish and write its report
@@ -34,8 +34,8 @@ def pytest_addoption(parser) -> None:
     group = parser.getgroup("autograder")
     group.addoption("--submission", type=Path, help="folder holding the student's modules")
     group.addoption("--submission-name", default=None, help="the submission's name (seeds depend on it)")
-    group.addoption("--tier", choices=("cpu", "gpu"), default="cpu")
-    group.addoption("--visibility", choices=("all", "public"), default="all")
+    group.addoption("--tier", choices=("cpu", "gpu"), default="cpu",
+                    help="tier of the checks given (gpu: the worker's memory is not limited, for CUDA)")
     group.addoption("--seed", type=int, default=None, help="base seed (default: grading.yml's)")
     group.addoption("--key-file", type=Path, default=None,
                     help="file holding this grading's secret key (default: a fresh random key)")
@@ -112,18 +112,12 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     grader = config.pluginmanager.get_plugin("autograder-grader")
     if grader is None:
         return
-    keep, drop = [], []
     for item in items:
-        assignment = grader.grading.assignment(assignment_of(item))
-        selected = {c.id for c in assignment.selected(config.option.tier, config.option.visibility)}
         try:
-            assignment.check(check_id(item))
+            grader.entry(item)
         except KeyError:
-            raise pytest.UsageError(f"grading.yml has no entry for {assignment_of(item)} {check_id(item)}")
-        (keep if check_id(item) in selected else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-    items[:] = keep
+            raise pytest.UsageError(f"grading.yml has no entry for {assignment_of(item)} {check_id(item)}; "
+                                    "each test the graders collect needs one") from None
 
 
 @pytest.fixture(scope="session")
@@ -146,25 +140,18 @@ def check(request) -> Check:
 
 @pytest.fixture
 def seed(request, check) -> int:
-    """Seed of this check for this run: base seed, submission name and check id hashed together."""
+    """Seed of this check for this run (:func:`~autograder.check_context.check_seed`)."""
     grader = _grader(request.config)
     base = grader.options.seed if grader.options.seed is not None else grader.grading.seed
     name = grader.options.submission_name or grader.options.submission.name
-    text = f"{base}|{name}|{check.id}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
-
-
-def private_rng(key: str, seed: int) -> np.random.Generator:
-    """The private generator of the check of ``seed`` in the grading of secret ``key``."""
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(f"{key}|{seed}".encode()).digest()[:8], "big"))
+    return check_context.check_seed(base, name, check.id)
 
 
 @pytest.fixture
 def rng(request, seed) -> np.random.Generator:
-    """The grader's private generator: draw inputs and held-out data from it. It derives from the grading's
-    secret key (fresh for every grading unless ``--key-file`` names one): ``seed`` itself is public (the
-    worker is seeded with it before each probe), so nothing secret may be derived from ``seed``."""
-    return private_rng(_grader(request.config).key, seed)
+    """The grader's private generator (:func:`~autograder.check_context.check_rng` of the grading's secret
+    key, fresh for every grading unless ``--key-file`` names one): draw inputs and held-out data from it."""
+    return check_context.check_rng(seed, _grader(request.config).key)
 
 
 @pytest.fixture
@@ -206,33 +193,23 @@ def gpu_data_root(request, data_root, check):
 @pytest.fixture
 def probe(request, worker, check, seed):
     """``probe(name, **args)`` runs ``autograder.graders.<assignment>.probes:<name>`` in the worker."""
-    module = f"autograder.graders.{assignment_of(request.node)}.probes"
-
     grader = _grader(request.config)
+    assignment = assignment_of(request.node)
 
     def run(name: str, /, **args):
-        target = name if ":" in name else f"{module}:{name}"
         left = grader.time_left()
         if left < MIN_CHECK_SECONDS:
             raise OutOfTime(OUT_OF_TIME)
-        return worker.call(target, min(check.timeout, left), seed, **args)
+        return worker.call(check_context.probe_target(assignment, name), min(check.timeout, left), seed, **args)
 
     return run
 
 
 def _message(call) -> tuple[str, str]:
-    """Feedback text of a failed test and its status: "failed" (the student's), "error" (the grader broke)
-    or "not run" (no time left)."""
-    error = call.excinfo.value
-    if isinstance(error, OutOfTime):
-        return str(error), "not run"
-    if isinstance(error, GraderFault):
-        return f"{INTERNAL}: {error}", "error"
-    if isinstance(error, (CheckFailed, ProbeFailed)):
-        return str(error), "failed"
-    if isinstance(error, AssertionError):
-        return str(error).split("\nassert ")[0], "failed"
-    return f"{INTERNAL}: {type(error).__name__}: {error}", "error"
+    """Feedback text and status of a test that did not pass (:func:`~autograder.check_context.outcome`;
+    the worker's own: no time left, or the grading machine failed)."""
+    status, message = check_context.outcome(call.excinfo.value, not_run=(OutOfTime,), faults=(GraderFault,))
+    return message, status
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -260,9 +237,7 @@ def pytest_runtest_makereport(item, call):
     waited = grader.worker.waited - item.autograder_waited
     item.autograder_waited = grader.worker.waited
     entry["seconds"] += max(0.0, call.duration - waited)
-    if report.skipped:
-        entry.update(status="skipped", output=str(call.excinfo.value.msg if call.excinfo else "skipped"))
-    elif report.failed:
+    if not report.passed:
         message, status = _message(call)
         entry.update(status=status, output=message)
     if report.when == "call" or not report.passed:

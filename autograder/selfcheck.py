@@ -2,10 +2,11 @@
 
 The test functions, probes (``autograder.graders.<a>.probes``) and judges (``autograder.checks``) are those
 of ``autograder grade``; only the ``probe`` fixture differs: it calls the probe here, on the student's
-modules imported fresh from their folder, instead of in the isolated worker. Public checks draw their
-inputs from a fixed public seed per check (:func:`public_seed`), so the student kit can replay the reference
-values recorded at release (:mod:`autograder.tape`); in the grading kit the same tests call the live
-reference. The authoritative grade is never computed here.
+modules imported fresh from their folder, instead of in the isolated worker. Seeds, generators, probe
+names and feedback are those of :mod:`autograder.check_context`, as in ``autograder grade``; public checks
+draw their inputs from a fixed public seed per check, so the student kit can replay the reference values
+recorded at release (:mod:`autograder.tape`); in the grading kit the same tests call the live reference.
+The authoritative grade is never computed here.
 
 This module and everything it imports ship in the student kit: Python 3.10+, no grading-kit secret.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import importlib
 import inspect
 import json
@@ -29,16 +29,12 @@ from pathlib import Path
 
 import yaml
 
+from autograder.check_context import INTERNAL, check_rng, outcome, probe_target, public_seed
+from autograder.checks import CheckFailed, ProbeFailed
+
 GRADERS = Path(__file__).resolve().parent / "graders"
 PUBLIC = "public.json"
-INTERNAL = "grader error (not your fault; tell the course staff)"
 RECORDED = ("ref", "reference")  # module globals of a grader test that stand for the reference
-
-
-def public_seed(check_id: str) -> int:
-    """The fixed seed of a public check in the notebook and ``labcheck`` (``autograder grade`` draws its
-    own per submission)."""
-    return int.from_bytes(hashlib.sha256(f"public|{check_id}".encode()).digest()[:4], "big")
 
 
 def assignment_info(assignment: str) -> dict:
@@ -180,39 +176,27 @@ def run_check(assignment: str, check_id: str, env: dict | None = None, folder: s
 
 
 def _run_check(assignment: str, check_id: str, folder: Path, tape) -> None:
-    from autograder.checks import CheckFailed, ProbeFailed
-    from autograder.tape import NotRecorded
-
     info = assignment_info(assignment)
     if check_id not in {c["id"] for c in info["checks"]}:
         raise CheckFailed(f"{assignment} has no public check {check_id!r}")
-    seed = public_seed(check_id)
     try:
-        execute(assignment, check_id, folder, info["modules"], seed, (lambda module: _recorded(module, tape))
-                if tape is not None else None)
-    except CheckFailed:
+        execute(assignment, check_id, folder, info["modules"], public_seed(check_id),
+                (lambda module: _recorded(module, tape)) if tape is not None else None)
+    except KeyboardInterrupt:
         raise
-    except ProbeFailed as error:
-        raise CheckFailed(str(error)) from None
-    except NotRecorded as error:
-        raise CheckFailed(f"your code gave values this offline check has no reference for (reference call "
-                          f"{error}); it is checked when your work is graded") from None
-    except AssertionError as error:
-        raise CheckFailed(str(error).split("\nassert ")[0]) from None
-    except Exception as error:  # noqa: BLE001 - a grader bug or a pytest.skip: reported, never raised as is
-        if type(error).__name__ == "Skipped":
-            raise CheckFailed(f"skipped: {error}") from None
-        raise CheckFailed(f"{INTERNAL}: {type(error).__name__}: {error}") from None
+    except BaseException as error:  # noqa: BLE001 - a failure, a grader bug or a pytest.skip: told as feedback
+        status, feedback = outcome(error)
+        raise CheckFailed(f"skipped: {feedback}" if status == "skipped" else feedback) from None
 
 
 def execute(assignment: str, check_id: str, folder: Path, modules: list[str], seed: int, patch=None,
-            rng=None, fixtures: dict | None = None, student: dict | None = None) -> None:
+            key: str | None = None, fixtures: dict | None = None, student: dict | None = None) -> None:
     """Run the grader's test ``check_id`` in this process on the modules of ``folder``, its probes called
     here (student modules imported fresh from ``folder`` into ``student``, then put away) with random,
-    numpy and torch seeded with ``seed``; the test's ``rng`` is ``rng`` (default: a generator of ``seed``).
+    numpy and torch seeded with ``seed``; the test's ``rng`` is the check's generator of ``seed`` in the
+    grading of secret ``key`` (none in the student kit: :func:`~autograder.check_context.check_rng`).
     ``patch(module)`` is a context manager applied around the call (e.g. recording the reference);
     ``fixtures`` adds or replaces fixtures (name -> factory). Raises whatever the test raises."""
-    from autograder.checks import CheckFailed, ProbeFailed
     from autograder.sandbox import wire
     from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
 
@@ -223,10 +207,9 @@ def execute(assignment: str, check_id: str, folder: Path, modules: list[str], se
     file_name, _, test_name = check_id.partition("::")
 
     def probe(name: str, /, **args):
-        target = name if ":" in name else f"autograder.graders.{assignment}.probes:{name}"
         with _modules(names, student, str(folder)), _seeded(seed):
             try:
-                value = to_plain(resolve_probe(target)(**args))
+                value = to_plain(resolve_probe(probe_target(assignment, name))(**args))
             except StudentError as error:
                 raise ProbeFailed(str(error)) from None
             except KeyboardInterrupt:
@@ -238,10 +221,7 @@ def execute(assignment: str, check_id: str, folder: Path, modules: list[str], se
     def gpu_data_root():
         raise CheckFailed("gpu-tier checks run only at grading")
 
-    import numpy as np
-
-    available = {"probe": lambda: probe, "seed": lambda: seed,
-                 "rng": lambda: rng if rng is not None else np.random.default_rng(seed), "record": dict,
+    available = {"probe": lambda: probe, "seed": lambda: seed, "rng": lambda: check_rng(seed, key), "record": dict,
                  "submission": lambda: folder, "gpu_data_root": lambda: gpu_data_root, **(fixtures or {})}
     with _modules(names, reference, str(reference_folder)) if reference_folder else contextlib.nullcontext():
         try:
@@ -265,8 +245,6 @@ def check_folder(assignment: str, folder: str | Path, only: tuple[str, ...] = ()
     """Every public check of ``assignment`` (or ``only`` these ids, or those of test file ``part``, e.g.
     ``test_manual``) on ``folder``: ``{"score", "max_score", "tests": [{"id", "points", "passed",
     "output", "seconds"}]}``."""
-    from autograder.checks import CheckFailed
-
     checks = assignment_info(assignment)["checks"]
     if only:
         unknown = sorted(set(only) - {c["id"] for c in checks})

@@ -34,8 +34,8 @@ from autograder.tape import Tape
 NAME = "labcheck"
 VERSION = "1.0.0"
 PACKAGE = Path(__file__).resolve().parent
-SHIPPED = ("__init__.py", "selfcheck.py", "tape.py", "data.py", "checks/*.py", "sandbox/__init__.py", "sandbox/fastdata.py",
-           "sandbox/probing.py", "sandbox/wire.py", "graders/__init__.py")
+SHIPPED = ("__init__.py", "selfcheck.py", "check_context.py", "tape.py", "data.py", "checks/*.py",
+           "sandbox/__init__.py", "sandbox/fastdata.py", "sandbox/probing.py", "sandbox/wire.py", "graders/__init__.py")
 REQUIRES = ("numpy>=1.22", "pyyaml>=6", "pytest>=7", "torch>=2.1")
 #: PyPI names of what the labs import under another name; what a notebook kernel already has is left out.
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "skimage": "scikit-image", "PIL": "pillow", "IPython": None,

@@ -2,30 +2,23 @@
 ``autograder grade`` would draw for a given submission name: fast enough for thousands of names.
 
 The test functions, probes and judges are those of ``autograder grade``; only the fixtures are built here,
-as :mod:`autograder.selfcheck` builds them for the public checks (``plugin.py``'s seed and rng derivation).
+as :mod:`autograder.selfcheck` builds them for the public checks, with the seed and generator of
+:mod:`autograder.check_context` that ``autograder grade`` gives them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from autograder import config, data, selfcheck
+from autograder.check_context import check_seed as seed_of  # noqa: F401 - the seed `autograder grade` draws
 from autograder.checks import CheckFailed, ProbeFailed, gradients, values
-from autograder.plugin import private_rng
 
 #: the key of the gradings in the kit's tests (deterministic draws; a real grading draws a fresh one)
 TEST_KEY = "kit-tests"
-
-
-def seed_of(base: int, name: str, check_id: str) -> int:
-    """``plugin.seed``: base seed, submission name and check id hashed together."""
-    return int.from_bytes(hashlib.sha256(f"{base}|{name}|{check_id}".encode()).digest()[:4], "big")
-
-
 
 
 def cheap_checks(assignment: str) -> list[config.Check]:
@@ -83,7 +76,7 @@ class Runner:
         fixtures = {"check": lambda: self.entries[check_id], "data_root": data.root}
         try:
             selfcheck.execute(self.assignment, check_id, self.folder, self.modules, seed,
-                              patch=lambda module: self._patched(module, check_id), rng=private_rng(key, seed),
+                              patch=lambda module: self._patched(module, check_id), key=key,
                               fixtures=fixtures, student=self.student)
         except (CheckFailed, ProbeFailed, AssertionError) as error:
             return str(error) or type(error).__name__

@@ -74,6 +74,23 @@ def test_the_student_kit_holds_no_secret_of_the_grading_kit():
     assert studentkit.scan(files, ASSIGNMENTS) == []
 
 
+def test_the_student_kit_imports_only_what_it_ships():
+    """(< 0.1 s) The shipped modules import no module of the grading kit, but where the code says it is
+    reached in the grading kit only (grading.yml without public.json, the reference solutions)."""
+    from tests.test_architecture import imported
+
+    files = sorted({path for pattern in studentkit.SHIPPED for path in studentkit.PACKAGE.glob(pattern)})
+    shipped = {"autograder." + path.relative_to(studentkit.PACKAGE).with_suffix("").as_posix().replace("/", ".")
+               for path in files}
+    shipped = {name.removesuffix(".__init__") for name in shipped}
+    grading_kit_only = {("selfcheck.py", "autograder.config"), ("selfcheck.py", "autograder.reference"),
+                        ("data.py", "autograder.config")}
+    wrong = {(path.relative_to(studentkit.PACKAGE).as_posix(), name) for path in files for name in imported(path)
+             if name.startswith("autograder") and name not in shipped} - grading_kit_only
+    assert not wrong, f"shipped modules import what the student kit lacks: {sorted(wrong)}"
+    assert "autograder.check_context" in shipped and "autograder.plugin" not in shipped
+
+
 def test_the_scan_finds_each_kind_of_secret():
     grading = config.load()
     hidden = next(c for c in grading.assignment("tp2_cnn").checks if c.visibility == "hidden").name.partition("[")[0]
