@@ -4,7 +4,8 @@
 
 Cgroup v1 (``memory``, ``cpu`` and ``pids`` hierarchies) or v2, whichever is writable here;
 :func:`cgroup_problem` says why none is. The cgroup is made below the one this process is in and removed
-afterwards. (:class:`Cgroup` also bounds each worker: :mod:`autograder.workers`.)
+afterwards. (:class:`Cgroup` also bounds each grader, :mod:`autograder.zygote`, and each worker,
+:mod:`autograder.workers`.)
 """
 
 from __future__ import annotations
@@ -19,15 +20,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CGROUP = Path("/sys/fs/cgroup")
+#: This process's cgroups before it joined one of its own (:func:`join`): where the cgroups it makes go
+_home: dict[str, str] = {}
+
+
+def _cgroups() -> dict[str, str]:
+    """This process's cgroup path per controller (v1), and its v2 path under ``""``."""
+    paths = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        paths.update(dict.fromkeys(controllers.split(","), path.lstrip("/")))
+    return paths
 
 
 def _own(controller: str) -> str:
-    """This process's cgroup path in ``controller``'s hierarchy (v1), or its v2 path for ``""``."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(","):
-            return path.lstrip("/")
-    raise OSError(f"no {controller or 'v2'} cgroup")
+    """The path in ``controller``'s hierarchy (v1), or the v2 path for ``""``, below which this process makes
+    cgroups: its own, or the one it was in before it joined one (:func:`join`)."""
+    path = (_home or _cgroups()).get(controller)
+    if path is None:
+        raise OSError(f"no {controller or 'v2'} cgroup")
+    return path
+
+
+def join(procs: list[str]) -> None:
+    """Move the calling process into the cgroup whose ``cgroup.procs`` files are ``procs``. The cgroups it
+    makes afterwards (a grader's workers') go beside that one, where the process was: below it, cgroup v2
+    would refuse them controllers and v1 would charge their memory to it."""
+    if not _home:
+        _home.update(_cgroups())
+    for path in procs:
+        Path(path).write_text("0")
 
 
 class Cgroup:
@@ -81,9 +103,8 @@ class Cgroup:
         return [folder / "cgroup.procs" for folder in self.folders]
 
     def add(self) -> None:
-        """Move the calling process into the cgroup."""
-        for path in self.procs:
-            path.write_text(str(os.getpid()))
+        """Move the calling process into the cgroup (:func:`join`)."""
+        join([str(path) for path in self.procs])
 
     @property
     def peak_mb(self) -> float:

@@ -11,10 +11,15 @@ grading fits in Gradescope's 768 MB container), and a worker is never a fork of 
 kit, the reference solutions or a submission. Nothing is shared between two graders but the imported
 modules: each is a fork of the zygote, which imports libraries and runs nothing else.
 
+Each grader runs under :class:`GraderLimits`: a cgroup of its own where this machine lets the client make
+one, rlimits always. A grader out of memory is the grader's error, never the student's: a check that ran it
+out of memory is a grader error that says so, a grader its cgroup killed raises :class:`GraderOutOfMemory`.
+
 Protocol, on a Unix socket in a private folder (one connection per grader): the client sends one JSON line
-``{"argv", "cwd", "env", "output"}``; the zygote forks a handler, which forks the grader (its own session,
-stdout and stderr to ``output``, ``pytest.main(argv)`` in ``cwd`` with exactly ``env``), answers
-``{"pid": ...}``, then ``{"status": ...}`` (the exit code, negative for a signal) when the grader ended.
+``{"argv", "cwd", "env", "output", "limits", "cgroups"}``; the zygote forks a handler, which forks the grader
+(its own session, its cgroup and limits, stdout and stderr to ``output``, ``pytest.main(argv)`` in ``cwd``
+with exactly ``env``), answers ``{"pid": ...}``, then ``{"status": ...}`` (the exit code, negative for a
+signal) when the grader ended.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import gc
 import importlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -33,6 +39,7 @@ import tempfile
 import threading
 import time
 import traceback
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 #: Imported once by the zygote, after the libraries it shares with the worker zygote
@@ -46,6 +53,44 @@ START_TIMEOUT = 120.0
 #: (bench/gradescope.py, bench/RESULTS.md: 641-697 MB); a submission's own code can need more
 NEEDED_MEMORY_MB = 700
 INTERNAL_ERROR = 70  # exit code of a grader that failed before pytest could run
+
+
+@dataclass(frozen=True)
+class GraderLimits:
+    """The limits of each grader process: trusted code, but it decodes the worker's replies and parses the
+    submission's files, so a hostile submission must not make it take the machine's memory.
+
+    ``memory_mb``: the memory it may take beyond what it shares with the zygote: its cgroup's memory.max
+    (where cgroups are writable) and always its RLIMIT_DATA, set to the private memory it has mapped when
+    forked plus ``memory_mb`` (not RLIMIT_AS, which counts the address space CUDA builds of torch reserve).
+    ``AUTOGRADER_GRADER_MEMORY_MB`` sets it. A grading of a reference takes at most 300 MB of it (cgroup
+    peak, page cache included) and maps at most 110 MB more (tp3_vit; tp2_cnn: 106 and 45); the default leaves
+    room for a GPU tier grader's CUDA (not measured)."""
+
+    memory_mb: int = 2048
+    processes: int = 512  # its cgroup's pids.max, threads included (RLIMIT_NPROC would count its whole user)
+    open_files: int = 4096
+    file_mb: int = 1024  # the largest file it may write (its report, its output)
+
+    @classmethod
+    def configured(cls) -> GraderLimits:
+        """The defaults, with ``AUTOGRADER_GRADER_MEMORY_MB`` from this process's environment when set."""
+        text = os.environ.get("AUTOGRADER_GRADER_MEMORY_MB")
+        if text is None:
+            return cls()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"AUTOGRADER_GRADER_MEMORY_MB must be a number of MB, not {text!r}")
+        return cls(memory_mb=int(text))
+
+
+class GraderOutOfMemory(RuntimeError):
+    """The grader's cgroup killed it for memory: every check it had not reported is the grader's error."""
+
+
+def out_of_memory(limit_mb: int) -> str:
+    """What a grader that ran out of memory reports (its checks are grader errors, not the student's)."""
+    return (f"the grader ran out of memory (limit {limit_mb} MB) judging this submission, not your fault: the "
+            "course staff can raise AUTOGRADER_GRADER_MEMORY_MB")
 
 
 class Zygote:
@@ -74,22 +119,34 @@ class Zygote:
                                + (f":\n{errors}" if errors else ""))
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], output: Path, timeout: float) -> int | None:
-        """Run ``pytest.main(argv)`` in a fresh grader; its exit code, or None when killed at ``timeout``."""
+        """Run ``pytest.main(argv)`` in a fresh grader under :class:`GraderLimits`; its exit code, or None when
+        killed at ``timeout``; :class:`GraderOutOfMemory` when its cgroup killed it for memory."""
         deadline = time.monotonic() + timeout
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(START_TIMEOUT)
-            connection.connect(self.address)
-            connection.sendall(json.dumps({"argv": argv, "cwd": str(cwd), "env": env, "output": str(output)}).encode()
-                               + b"\n")
-            pid = _reply(connection, "pid")
-            connection.settimeout(max(0.0, deadline - time.monotonic()))
-            try:
-                return _reply(connection, "status")
-            except TimeoutError:
-                os.killpg(pid, signal.SIGKILL)  # the grader, and anything of its session
+        limits = GraderLimits.configured()
+        group = _grader_cgroup(limits)
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "output": str(output), "limits": asdict(limits),
+                   "cgroups": [str(path) for path in group.procs] if group else []}
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(START_TIMEOUT)
-                _reply(connection, "status")  # its handler reports once it has reaped it
-                return None
+                connection.connect(self.address)
+                connection.sendall(json.dumps(request).encode() + b"\n")
+                pid = _reply(connection, "pid")
+                connection.settimeout(max(0.0, deadline - time.monotonic()))
+                try:
+                    status = _reply(connection, "status")
+                except TimeoutError:
+                    os.killpg(pid, signal.SIGKILL)  # the grader, and anything of its session
+                    connection.settimeout(START_TIMEOUT)
+                    _reply(connection, "status")  # its handler reports once it has reaped it
+                    return None
+            if status != 0 and group is not None and group.oom_killed:
+                raise GraderOutOfMemory(out_of_memory(limits.memory_mb))
+            return status
+        finally:
+            if group is not None:
+                with contextlib.suppress(OSError):  # a folder left behind costs nothing to the grading
+                    group.close()
 
     def close(self) -> None:
         """Stop both zygotes (one process group) and remove their folder."""
@@ -98,6 +155,18 @@ class Zygote:
         self.process.wait()
         self.process.stdout.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _grader_cgroup(limits: GraderLimits):
+    """A fresh cgroup for one grader (``memory_mb``, ``processes``), or None where this process may not make
+    one (its rlimits alone bound the grader then)."""
+    from autograder.emulate import Cgroup
+
+    try:
+        return Cgroup(f"autograder-grader-{os.getpid()}-{time.monotonic_ns()}", limits.memory_mb, None,
+                      processes=limits.processes)
+    except (OSError, ValueError):
+        return None
 
 
 def _memory_cgroup() -> Path | None:
@@ -221,6 +290,8 @@ def _grade(request: dict) -> None:
     code = INTERNAL_ERROR
     try:
         os.setsid()
+        limits = GraderLimits(**request["limits"])
+        _limit(limits, request["cgroups"])
         output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(output, 1)
@@ -230,11 +301,54 @@ def _grade(request: dict) -> None:
         os.environ.update(request["env"])
         import pytest
 
-        code = int(pytest.main(request["argv"]))
+        code = int(pytest.main(request["argv"], plugins=[_memory_errors(limits.memory_mb)]))
     except BaseException:  # noqa: BLE001 - reported in the output, the exit code says it failed
         traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _limit(limits: GraderLimits, cgroups: list[str]) -> None:
+    """Put this grader into its cgroup (``cgroups``: its ``cgroup.procs`` files, none where the client could
+    make none; the workers' cgroups go beside it) and under ``limits``' rlimits (soft = hard, never above a
+    hard limit already lower)."""
+    from autograder.emulate import join
+
+    join(cgroups)
+    mb = 2**20
+    for name, value in (("RLIMIT_DATA", _mapped_data() + limits.memory_mb * mb), ("RLIMIT_NOFILE", limits.open_files),
+                        ("RLIMIT_FSIZE", limits.file_mb * mb), ("RLIMIT_CORE", 0)):
+        hard = resource.getrlimit(getattr(resource, name))[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def _mapped_data() -> int:
+    """The private writable memory this process has mapped (what RLIMIT_DATA counts), in bytes; 0 where
+    /proc does not say."""
+    with contextlib.suppress(OSError, StopIteration, ValueError), open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmData:")).split()[1]) * 1024
+    return 0
+
+
+def _memory_errors(limit_mb: int):
+    """A pytest plugin for the grader: a check (its fixtures or its judge) that ran the grader out of memory
+    fails as the grader's error, saying so."""
+    import pytest
+
+    from autograder.workers import GraderFault
+
+    @pytest.hookimpl(wrapper=True)
+    def translated(item):
+        try:
+            return (yield)
+        except MemoryError:
+            raise GraderFault(out_of_memory(limit_mb)) from None
+
+    class MemoryErrors:
+        pytest_runtest_setup = pytest_runtest_call = staticmethod(translated)
+
+    return MemoryErrors()
 
