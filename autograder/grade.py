@@ -109,8 +109,9 @@ def grade_one(submission: Submission, out: Path, options: Options) -> dict:
             if problems:
                 records, note, seconds = {}, "; ".join(problems), 0.0
             else:
-                if isolation().level == "own uid":  # student code runs on the machine's files: --out too
-                    require_private((), unwritable=(out.resolve(),))
+                if isolation().level == "own uid":  # student code runs on the machine's files: the original
+                    # submissions (this student's and, beside it, the class's) and --out are within reach too
+                    require_private((submission.path.resolve(),), unwritable=(out.resolve(),))
                 records, note, seconds = run_grader(folder, submission.name, submission.assignment, options)
     except Exception as error:  # noqa: BLE001 - whatever happens, the submission gets a record
         records, note, seconds = {}, f"grading failed: {type(error).__name__}: {error}", 0.0

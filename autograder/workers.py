@@ -191,9 +191,10 @@ def mount_plan(extra: tuple[Path, ...] = ()) -> tuple[list[str], list[str]]:
 def require_private(secret: tuple[Path, ...], unwritable: tuple[Path, ...] = ()) -> None:
     """For a worker with a uid of its own but no namespaces: check for real, as such a uid (no groups),
     that it can read the interpreter and can neither read nor write ``secret``, nor write ``unwritable``; raise
-    :class:`GraderFault` naming the paths and the fix otherwise. The secrets' verdict is kept per process."""
+    :class:`GraderFault` naming the paths and the fix otherwise. A success is kept for the process."""
     problems = _private_problems(tuple(secret), ()) + _private_problems((), tuple(unwritable))
     if problems:
+        _private_problems.cache_clear()  # only a success is kept: the staff may fix the modes and grade again
         raise GraderFault("student code cannot be isolated here (no namespaces: it would run under a uid of its "
                           "own on the machine's files): " + "; ".join(problems))
 

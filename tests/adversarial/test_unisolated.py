@@ -121,14 +121,18 @@ def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit
     top, kit, submissions, listener, mark = place
     job = {"submissions": submissions,
            "runs": [{"checks": CHECKS, "out": str(top / "out" / "readable"), "allow": False, "private": []},
+                    {"checks": CHECKS, "out": str(top / "out" / "kit-readable"), "allow": False,
+                     "private": [str(top / "submissions")]},
                     {"checks": CHECKS, "out": str(top / "out"), "allow": False,
                      "private": [*(str(kit / name) for name in ("solutions", "autograder", "grading.yml")),
                                  str(top / "data")]}]}
-    readable, private = _grade(kit, job)
-    for document in readable.values():  # nothing ran: every check is the grader's error, naming the fix
-        assert document["score"] == 0 and document["extra_data"]["grader_errors"] == len(CHECKS)
-        for test in document["tests"]:
-            assert f"can read (or write) {kit / 'solutions'}" in test["output"] and "chmod -R go-rwx" in test["output"], test
+    readable, kit_readable, private = _grade(kit, job)
+    # nothing ran: every check is the grader's error, naming what the worker's uid could read and the fix
+    for runs, secret in ((readable, lambda name: top / "submissions" / name), (kit_readable, lambda name: kit / "solutions")):
+        for name, document in runs.items():
+            assert document["score"] == 0 and document["extra_data"]["grader_errors"] == len(CHECKS)
+            for test in document["tests"]:
+                assert f"can read (or write) {secret(name)}" in test["output"] and "chmod -R go-rwx" in test["output"], test
     assert all(document["extra_data"]["isolation"] == "own uid" for document in private.values())
     assert all(test["status"] == "passed" for test in private["reference"]["tests"]), [t["output"] for t in private["reference"]["tests"]]
     cheat = _tests(private["cheat"])
@@ -142,7 +146,7 @@ def test_as_root_workers_get_their_own_uid_and_the_grader_refuses_a_readable_kit
 
 def test_unprivileged_without_namespaces_hidden_checks_need_allow_unisolated(place):
     top, kit, submissions, _, _ = place
-    for path in (kit, top / "home", top / "out"):
+    for path in (kit, top / "home", top / "out", top / "submissions"):
         subprocess.run(["chown", "-R", f"{GRADER_UID}:{GRADER_UID}", str(path)], check=True)
     job = {"submissions": {"reference": submissions["reference"]},
            "runs": [{"checks": CHECKS, "out": str(top / "out" / "refused"), "allow": False, "private": []},
