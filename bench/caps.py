@@ -119,7 +119,7 @@ def _cases() -> list[tuple[str, object, tuple]]:
 
 
 def _run(index: int, queue) -> None:
-    name, function, args = _cases()[index]
+    _, function, args = _cases()[index]
     queue.put(function(*args))
 
 
