@@ -140,7 +140,10 @@ class Zygote:
                     connection.settimeout(START_TIMEOUT)
                     _reply(connection, "status")  # its handler reports once it has reaped it
                     return None
-            if status != 0 and group is not None and group.oom_killed:
+            killed = False
+            with contextlib.suppress(OSError, ValueError):  # where its files do not say, the status does
+                killed = status != 0 and group is not None and group.oom_killed
+            if killed:
                 raise GraderOutOfMemory(out_of_memory(limits.memory_mb))
             return status
         finally:
