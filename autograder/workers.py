@@ -212,7 +212,7 @@ def _sample(path: Path) -> list[str]:
 @functools.lru_cache(maxsize=64)
 def _private_problems(secret: tuple[Path, ...], unwritable: tuple[Path, ...]) -> list[str]:
     needed = [*interpreter_paths(), Path(os.__file__).parent] if secret else []
-    plan = {"needed": [str(p) for p in needed], "secret": {str(p): _sample(p) for p in secret},
+    tried = {"needed": [str(p) for p in needed], "secret": {str(p): _sample(p) for p in secret},
             "unwritable": {str(p): _sample(p) for p in unwritable}}
     read_end, write_end = os.pipe()
     child = os.fork()
@@ -222,11 +222,11 @@ def _private_problems(secret: tuple[Path, ...], unwritable: tuple[Path, ...]) ->
             os.setgroups([])
             os.setgid(PROBE_UID)
             os.setuid(PROBE_UID)
-            found = {"unreachable": [p for p in plan["needed"] if not os.access(p, os.R_OK | os.X_OK)],
+            found = {"unreachable": [p for p in tried["needed"] if not os.access(p, os.R_OK | os.X_OK)],
                      "readable": [next((p for p in paths if _readable(p) or os.access(p, os.W_OK)), None)
-                                  for paths in plan["secret"].values()],
+                                  for paths in tried["secret"].values()],
                      "writable": [next((p for p in paths if os.access(p, os.W_OK)), None)
-                                  for paths in plan["unwritable"].values()]}
+                                  for paths in tried["unwritable"].values()]}
             os.write(write_end, json.dumps(found).encode())
         finally:
             os._exit(0)
@@ -240,9 +240,9 @@ def _private_problems(secret: tuple[Path, ...], unwritable: tuple[Path, ...]) ->
     if found["unreachable"]:
         problems.append(f"that uid cannot read Python at {', '.join(found['unreachable'])} (a folder above it is "
                         "closed to other users): install Python and its environment where every user may read them")
-    readable = [f"{top} ({path})" if path != top else top for top, path in zip(plan["secret"], found["readable"]) if path]
+    readable = [f"{top} ({path})" if path != top else top for top, path in zip(tried["secret"], found["readable"]) if path]
     if readable:
-        tops = " ".join(top for top, path in zip(plan["secret"], found["readable"]) if path)
+        tops = " ".join(top for top, path in zip(tried["secret"], found["readable"]) if path)
         problems.append(f"that uid can read (or write) {', '.join(readable)}: make them private to the grader "
                         f"(`chmod -R go-rwx {tops}`, as the Gradescope setup.sh does)")
     writable = [path for path in found["writable"] if path]
