@@ -63,9 +63,10 @@ class GraderLimits:
     ``memory_mb``: the memory it may take beyond what it shares with the zygote: its cgroup's memory.max
     (where cgroups are writable) and always its RLIMIT_DATA, set to the private memory it has mapped when
     forked plus ``memory_mb`` (not RLIMIT_AS, which counts the address space CUDA builds of torch reserve).
-    ``AUTOGRADER_GRADER_MEMORY_MB`` sets it. A grading of a reference takes at most 300 MB of it (cgroup
-    peak, page cache included) and maps at most 110 MB more (tp3_vit; tp2_cnn: 106 and 45); the default leaves
-    room for a GPU tier grader's CUDA (not measured)."""
+    ``AUTOGRADER_GRADER_MEMORY_MB`` sets it. Grading a reference (cpu tier), a grader's cgroup peaks at
+    86-106 MB (page cache included) and it maps 58-108 MB beyond the zygote's ~1050 MB (tp1_mlp 91/58,
+    tp2_cnn 106/98, tp3_vit 99/108, recvis_a2 86/78); the default leaves room for a GPU tier grader's CUDA
+    (not measured)."""
 
     memory_mb: int = 2048
     processes: int = 512  # its cgroup's pids.max, threads included (RLIMIT_NPROC would count its whole user)
