@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder import data
 from autograder.checks import CheckFailed
 from autograder.checks.values import expect_array
 
@@ -117,8 +118,6 @@ def draw_images(data_root: Path, name: str, budget: dict, rng: np.random.Generat
     (``n_monitor``) and held-out (``n_held``, disguised by ``data.disguised``) splits, all uint8 images
     (N, H, W[, 3]) with int64 labels (N,), drawn by the grader's private ``rng``; the classes get private
     names (:func:`private_classes`)."""
-    from autograder import data
-
     n_monitor = budget["n_monitor"]
     train_X, train_Y = data.subset(data_root, name, True, budget["n_train"], rng)
     test_X, test_Y = data.subset(data_root, name, False, n_monitor + budget["n_held"], rng)
