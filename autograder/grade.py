@@ -82,10 +82,13 @@ def run_grader(folder: Path, name: str, assignment: str, options: Options) -> tu
         grader_zygote = zygote.shared()
         if ends is not None:
             budget = max(1.0, min(budget, ends - time.time()))
-        status = grader_zygote.run(command, Path(scratch), env, output, timeout=budget)
+        try:
+            status = grader_zygote.run(command, Path(scratch), env, output, timeout=budget)
+            note = "" if status is not None else OUT_OF_TIME if ends is not None and time.time() >= ends else \
+                f"grading stopped after {budget:g} s"
+        except zygote.GraderOutOfMemory as error:  # the checks it reported before stay
+            status, note = None, str(error)
         seconds = time.monotonic() - started
-        note = "" if status is not None else OUT_OF_TIME if ends is not None and time.time() >= ends else \
-            f"grading stopped after {budget:g} s"
         try:
             records = {r["id"]: r for r in json.loads(report.read_text())["checks"]}
         except (OSError, ValueError, KeyError):
