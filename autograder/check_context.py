@@ -14,7 +14,7 @@ import hashlib
 
 import numpy as np
 
-from autograder.checks import CheckFailed, ProbeFailed
+from autograder.checks import CheckFailed, GraderFault, OutOfTime, ProbeFailed
 from autograder.tape import NotRecorded
 
 INTERNAL = "grader error (not your fault; tell the course staff)"
@@ -57,17 +57,15 @@ def probe_target(assignment: str, name: str) -> str:
     return name if ":" in name else f"autograder.graders.{assignment}.probes:{name}"
 
 
-def outcome(error: BaseException, not_run: tuple[type, ...] = (),
-            faults: tuple[type, ...] = ()) -> tuple[str, str]:
+def outcome(error: BaseException) -> tuple[str, str]:
     """(status, feedback) of a check that raised ``error``: "failed" (the student's: the judge's message,
     without pytest's rewritten assertion), "skipped" (its reason), "error" (the grader broke, or the grading
-    machine did: never charged to the student) or "not run" (the grading time ran out). ``not_run`` and
-    ``faults`` are the exceptions of the worker handle (grading kit only) that mean those last two."""
+    machine did: never charged to the student) or "not run" (the grading time ran out)."""
     import pytest  # the grader tests' own library; imported here, when a check has ended
 
-    if isinstance(error, not_run):
+    if isinstance(error, OutOfTime):
         return "not run", str(error)
-    if isinstance(error, faults):
+    if isinstance(error, GraderFault):
         return "error", f"{INTERNAL}: {error}"
     if isinstance(error, pytest.skip.Exception):
         return "skipped", str(error.msg)

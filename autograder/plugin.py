@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from autograder import check_context
-from autograder.check_context import INTERNAL, OUT_OF_TIME, private_rng  # noqa: F401 - tests read them here
-from autograder.checks import ProbeFailed
+from autograder.check_context import OUT_OF_TIME
+from autograder.checks import GraderFault, OutOfTime, ProbeFailed
 from autograder.config import Check, load
-from autograder.workers import GraderFault, Limits, OutOfTime, Worker
+from autograder.workers import Limits, Worker
 
 UNISOLATED = ("hidden check not run: student code cannot be isolated on this machine (no namespaces, and the "
               "grader is not root); grade as root or where namespaces are permitted, or pass --allow-unisolated")
@@ -205,13 +205,6 @@ def probe(request, worker, check, seed):
     return run
 
 
-def _message(call) -> tuple[str, str]:
-    """Feedback text and status of a test that did not pass (:func:`~autograder.check_context.outcome`;
-    the worker's own: no time left, or the grading machine failed)."""
-    status, message = check_context.outcome(call.excinfo.value, not_run=(OutOfTime,), faults=(GraderFault,))
-    return message, status
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item) -> None:
     grader = item.config.pluginmanager.get_plugin("autograder-grader")
@@ -238,7 +231,7 @@ def pytest_runtest_makereport(item, call):
     item.autograder_waited = grader.worker.waited
     entry["seconds"] += max(0.0, call.duration - waited)
     if not report.passed:
-        message, status = _message(call)
+        status, message = check_context.outcome(call.excinfo.value)
         entry.update(status=status, output=message)
     if report.when == "call" or not report.passed:
         entry["record"] = getattr(item, "autograder_record", {})

@@ -70,7 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from autograder.checks import ProbeFailed
+from autograder.checks import GraderFault, OutOfTime, ProbeFailed
 from autograder.config import ROOT
 from autograder.sandbox import wire
 from autograder.sandbox.plan import Plan
@@ -99,15 +99,6 @@ UID_COUNTER = Path("/run" if os.path.isdir("/run") else "/var/lib") / "autograde
 PROBE_UID = UID_BASE - 1
 #: At most this many files under each secret folder are tried by :func:`require_private`.
 MAX_CHECKED_FILES = 2000
-
-
-class GraderFault(ProbeFailed):
-    """The probe could not run for a reason of the grading machine (the worker did not start): never the
-    student's fault."""
-
-
-class OutOfTime(ProbeFailed):
-    """The probe was stopped at the grading deadline before its own timeout."""
 
 
 @dataclass(frozen=True)

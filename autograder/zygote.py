@@ -342,7 +342,7 @@ def _memory_errors(limit_mb: int):
     fails as the grader's error, saying so."""
     import pytest
 
-    from autograder.workers import GraderFault
+    from autograder.checks import GraderFault
 
     @pytest.hookimpl(wrapper=True)
     def translated(item):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bundle, config, data, emulate, plugin, release, samples, workers, zygote
-from autograder.checks import ProbeFailed
+from autograder import bundle, check_context, config, data, emulate, release, samples, workers, zygote
+from autograder.checks import GraderFault, ProbeFailed
 from autograder.grade import Options, grade_one
 from autograder.submissions import Submission
 
@@ -56,7 +56,7 @@ def test_a_looping_submission_gets_its_results_before_the_deadline(tmp_path):
     score, outcome, output = outcomes[LOOPING]
     assert (score, outcome) == (0, "not run") and "the grading time ran out" in output, outcomes
     for check in AFTER:
-        assert outcomes[check] == (0, "not run", plugin.OUT_OF_TIME), outcomes
+        assert outcomes[check] == (0, "not run", check_context.OUT_OF_TIME), outcomes
     assert document["extra_data"]["grader_errors"] == 1 + len(AFTER)
 
 
@@ -67,15 +67,11 @@ def test_a_worker_that_cannot_start_is_a_grader_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(workers, "worker_zygote", lambda: Broken())
     with workers.Worker(samples.reference_copy(A, tmp_path / "submission")) as worker, \
-            pytest.raises(workers.GraderFault, match="no memory left") as error:
+            pytest.raises(GraderFault, match="no memory left") as error:
         worker.call("autograder.graders.tp1_mlp.probes:forward", 10)
-
-    class Call:
-        excinfo = error
-
-    message, status = plugin._message(Call)
-    assert status == "error" and message.startswith(plugin.INTERNAL) and "no memory left" in message
-    assert issubclass(workers.GraderFault, ProbeFailed)  # graders that catch ProbeFailed still do
+    status, message = check_context.outcome(error.value)
+    assert status == "error" and message.startswith(check_context.INTERNAL) and "no memory left" in message
+    assert issubclass(GraderFault, ProbeFailed)  # graders that catch ProbeFailed still do
 
 
 def test_a_grader_zygote_that_cannot_start_blames_the_machine(tmp_path):

@@ -28,9 +28,9 @@ import pytest
 import yaml
 
 from autograder import config, data
+from autograder.check_context import private_rng
 from autograder.grade import Options, grade_one
 from autograder.graders.tp1_mlp.test_accuracy import _circles
-from autograder.plugin import private_rng
 from autograder.submissions import Submission
 from tests.adversarial.corpus import SOLUTION, folder
 from tests.inprocess import seed_of
