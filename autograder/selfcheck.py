@@ -110,12 +110,11 @@ def _seeded(seed: int) -> Iterator[None]:
     import numpy
     import torch
 
+    from autograder.sandbox.probing import seed_everything
+
     states = random.getstate(), numpy.random.get_state(), torch.random.get_rng_state()
     flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
-    random.seed(seed)
-    numpy.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    seed_everything(seed)
     try:
         yield
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import random
 import sys
 import traceback
 from pathlib import Path
@@ -18,6 +19,16 @@ import torch
 
 class StudentError(Exception):
     """A problem in the submission, phrased for the student (file, function, what was expected)."""
+
+
+def seed_everything(seed: int) -> None:
+    """Python, numpy and torch (every device) seeded; cuDNN picks deterministic algorithms (gpu tier). Before
+    every probe in the worker, and around every check of the student kit's in-process runner."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 
 def student_traceback(error: BaseException, submission: str) -> str:

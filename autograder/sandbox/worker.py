@@ -83,7 +83,13 @@ MAX_ERROR_CHARS = 200_000  # of an error message sent back (the grader cuts it f
 def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
     """Answer requests until the channel closes."""
     from autograder.sandbox import wire
-    from autograder.sandbox.probing import StudentError, resolve_probe, student_traceback, to_plain
+    from autograder.sandbox.probing import (
+        StudentError,
+        resolve_probe,
+        seed_everything,
+        student_traceback,
+        to_plain,
+    )
 
     wire.send(replies_fd, {"ready": True})
     while True:
@@ -94,7 +100,7 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
         try:
             probe = resolve_probe(request["probe"])
             seed = int(request.get("seed", 0))
-            _seed_everything(seed)
+            seed_everything(seed)
             value = to_plain(probe(**request.get("args", {})))
             reply = {"ok": True, "value": value}
         except StudentError as error:
@@ -111,20 +117,6 @@ def serve(submission: str, requests_fd: int, replies_fd: int) -> None:
             wire.send(replies_fd, reply)
         except wire.WireError as error:
             wire.send(replies_fd, {"ok": False, "error": f"the result cannot be sent back: {error}"})
-
-
-def _seed_everything(seed: int) -> None:
-    """Python, numpy and torch (every device) seeded; cuDNN picks deterministic algorithms (gpu tier)."""
-    import random
-
-    import numpy
-    import torch
-
-    random.seed(seed)
-    numpy.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
