@@ -309,48 +309,28 @@ Grades (authoritative: every check, hidden ones included, student code in the sa
 # Entry point of the Gradescope script
 # --------------------------------------------------------------------------------------------------------
 
-def locate(root: Path, assignment: str) -> Path | None:
-    """The folder of ``root`` holding the assignment's modules, never through a symbolic link."""
-    modules = config.load().assignment(assignment).modules
-    for current, folders, files in os.walk(root, followlinks=False):
-        folders[:] = sorted(f for f in folders if not os.path.islink(os.path.join(current, f))
-                            and f not in {"__pycache__", ".git", "__MACOSX"})
-        if any(f"{m}.py" in files and not os.path.islink(os.path.join(current, f"{m}.py")) for m in modules):
-            return Path(current)
-    return None
-
-
-def _zero(message: str) -> dict:
-    return {"score": 0.0, "execution_time": 0.0, "output": message, "visibility": "visible", "tests": []}
-
-
 def gradescope(assignment: str, root: Path) -> dict:
     """Grade ``root/submission`` like ``autograder grade --tier cpu`` (the same :func:`grade.grade_one`: a
     trusted pytest grader process driving an isolated worker) into ``root/results/results.json``, as
     Gradescope shows it (:func:`autograder.results.gradescope_view`: numbered, titled, Markdown).
 
-    The submission is the folder of ``root/submission`` holding the modules (the files of the notebook's
-    export zip, which Gradescope unpacks, or the student's files), found without following links; it is
-    copied (regular files only, no ``.OTTER_LOG``) before anything runs. ``AUTOGRADER_ONLY`` (check ids,
-    comma-separated) restricts the checks: the kit's own tests use it. ``AUTOGRADER_DEADLINE`` (seconds after
-    ``AUTOGRADER_STARTED``, the script's start time, or after now) is the grading deadline.
+    The submission is ``root/submission`` (the files of the notebook's export zip, which Gradescope unpacks,
+    or the student's files): copied (regular files only, no links, no ``.OTTER_LOG``) before anything runs,
+    its modules found as ``autograder grade`` finds them (:func:`autograder.submissions.module_folder`).
+    ``AUTOGRADER_ONLY`` (check ids, comma-separated) restricts the checks: the kit's own tests use it.
+    ``AUTOGRADER_DEADLINE`` (seconds after ``AUTOGRADER_STARTED``, the script's start time, or after now) is the
+    grading deadline.
     """
     from autograder.calibrate import reference_curves
     from autograder.grade import Options, grade_one
     from autograder.submissions import Submission
 
+    only = tuple(c for c in os.environ.get("AUTOGRADER_ONLY", "").split(",") if c)
+    with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as out:
+        record = grade_one(Submission("submission", root / "submission", assignment), Path(out),
+                           Options(tier="cpu", only=only, deadline=_deadline()))
+    document = results.gradescope_view(record, reference_curves(assignment))
     path = root / "results" / "results.json"
-    folder = locate(root / "submission", assignment)
-    if folder is None:
-        modules = ", ".join(f"{m}.py" for m in config.load().assignment(assignment).modules)
-        document = _zero(f"None of the expected files ({modules}) was found in your submission: upload the "
-                         "zip written by the notebook's last cell, or your modules and answers.yml.")
-    else:
-        only = tuple(c for c in os.environ.get("AUTOGRADER_ONLY", "").split(",") if c)
-        with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as out:
-            record = grade_one(Submission("submission", folder, assignment), Path(out),
-                               Options(tier="cpu", only=only, deadline=_deadline()))
-        document = results.gradescope_view(record, reference_curves(assignment))
     results.write(path, document)
     return document
 

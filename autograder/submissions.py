@@ -184,7 +184,8 @@ def module_folder(root: Path, assignment: str) -> Path:
     expected = ", ".join(f"{m}.py" for m in modules)
     found = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     listing = f" (it holds: {', '.join(found[:8])}{', ...' if len(found) > 8 else ''})" if found else " (it is empty)"
-    raise SubmissionError(f"none of the expected modules ({expected}) was found in the submission{listing}")
+    raise SubmissionError(f"none of the expected modules ({expected}) was found in the submission{listing}: "
+                          "submit the zip the notebook's last cell writes, or your modules and answers.yml")
 
 
 def discover(paths: list[Path], assignment: str, hidden: list[Path] | None = None) -> list[Submission]:

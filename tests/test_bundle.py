@@ -190,3 +190,17 @@ def test_gradescope_ignores_symbolic_links_to_the_reference(tmp_path):
     outcome = _outcome(results)
     assert outcome["test_manual.py::test_forward"][0] == "failed"
     assert outcome["test_answers.py::test_numeric_answers"][0] == "passed"
+
+
+def test_gradescope_without_the_modules_says_what_to_upload(tmp_path, monkeypatch):
+    """The same rule as ``autograder grade`` finds the modules; none found: every check 0, saying what to upload."""
+    monkeypatch.delenv("AUTOGRADER_ONLY", raising=False)
+    monkeypatch.delenv("AUTOGRADER_DEADLINE", raising=False)
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "notes.txt").write_text("my answers are in the notebook\n")
+    document = bundle.gradescope(A, tmp_path)
+    assert json.loads((tmp_path / "results" / "results.json").read_text()) == document
+    assert document["score"] == 0 and document["tests"]
+    for test in document["tests"]:
+        assert "none of the expected modules (data.py, manual.py" in test["output"], test
+        assert "it holds: notes.txt" in test["output"] and "the zip the notebook's last cell writes" in test["output"]
