@@ -14,7 +14,7 @@ import hashlib
 
 import numpy as np
 
-from autograder.checks import CheckFailed, GraderFault, OutOfTime, ProbeFailed
+from autograder.judges import CheckFailed, GraderFault, OutOfTime, ProbeFailed
 from autograder.tape import NotRecorded
 
 INTERNAL = "grader error (not your fault; tell the course staff)"

@@ -5,7 +5,7 @@ kept) and ``assignments/<a>/notebook.py`` (the setup cell, the experiment cells 
 go). Every paragraph of the handout that asks for a *(written answer)* becomes an otter **manual** question
 with an answer cell; every group of public checks becomes an otter autograded question whose test cases
 call :func:`autograder.selfcheck.run_check`, which runs the grader's own pytest test function in-process:
-same probes (``autograder.graders.<a>.probes``), same judges (``autograder.checks``), in the student kit
+same probes (``autograder.graders.<a>.probes``), same judges (``autograder.judges``), in the student kit
 with the reference values recorded at release. Nothing is re-implemented; otter is the notebook /
 self-check layer and the authoritative grade comes from ``autograder grade`` (isolated worker).
 

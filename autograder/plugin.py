@@ -19,8 +19,8 @@ import pytest
 
 from autograder import check_context
 from autograder.check_context import OUT_OF_TIME
-from autograder.checks import GraderFault, OutOfTime, ProbeFailed
 from autograder.config import Check, load
+from autograder.judges import GraderFault, OutOfTime, ProbeFailed
 from autograder.workers import Limits, Worker
 
 UNISOLATED = ("hidden check not run: student code cannot be isolated on this machine (no namespaces, and the "

@@ -6,8 +6,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from autograder.checks import answers
 from autograder.config import ROOT
+from autograder.judges import answers
 
 SOLUTIONS = ROOT / "solutions"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from autograder import config, strip, written
-from autograder.checks.answers import load_key, student_template
+from autograder.judges.answers import load_key, student_template
 from autograder.reference import SOLUTIONS
 
 TEMPLATES = config.ROOT / "student_template"

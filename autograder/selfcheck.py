@@ -1,6 +1,6 @@
 """Public checks in the student's own process: the notebook's ``grader.check`` cells and ``labcheck check``.
 
-The test functions, probes (``autograder.graders.<a>.probes``) and judges (``autograder.checks``) are those
+The test functions, probes (``autograder.graders.<a>.probes``) and judges (``autograder.judges``) are those
 of ``autograder grade``; only the ``probe`` fixture differs: it calls the probe here, on the student's
 modules imported fresh from their folder, instead of in the isolated worker. Seeds, generators, probe
 names and feedback are those of :mod:`autograder.check_context`, as in ``autograder grade``; public checks
@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from autograder.check_context import INTERNAL, check_rng, outcome, probe_target, public_seed
-from autograder.checks import CheckFailed, ProbeFailed
+from autograder.judges import CheckFailed, ProbeFailed
 
 GRADERS = Path(__file__).resolve().parent / "graders"
 PUBLIC = "public.json"

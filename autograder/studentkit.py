@@ -2,7 +2,7 @@
 secret of the grading kit.
 
 It ships the public part of the ``autograder`` package: the in-process runner (:mod:`autograder.selfcheck`),
-the judges (``checks/``), the probes and the plain-data helpers they use, and per assignment the public
+the judges (``judges/``), the probes and the plain-data helpers they use, and per assignment the public
 check functions cut out of the graders' test files, ``public.json`` (ids, points, timeouts) and
 ``public_tape.zip``: the reference values of those checks recorded at release on their fixed public
 inputs (:mod:`autograder.tape`). It holds no solution, no ``_reference`` module, no hidden check, no
@@ -34,7 +34,7 @@ from autograder.tape import Tape
 NAME = "labcheck"
 VERSION = "1.0.0"
 PACKAGE = Path(__file__).resolve().parent
-SHIPPED = ("__init__.py", "selfcheck.py", "check_context.py", "tape.py", "data.py", "checks/*.py",
+SHIPPED = ("__init__.py", "selfcheck.py", "check_context.py", "tape.py", "data.py", "judges/*.py",
            "sandbox/__init__.py", "sandbox/fastdata.py", "sandbox/probing.py", "sandbox/wire.py", "graders/__init__.py")
 REQUIRES = ("numpy>=1.22", "pyyaml>=6", "pytest>=7", "torch>=2.1")
 #: PyPI names of what the labs import under another name; what a notebook kernel already has is left out.
@@ -132,7 +132,7 @@ def _without_hidden_helpers(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def record(assignment: str) -> Tape:
     """Run every public check of ``assignment`` on the reference solution and record its reference calls."""
-    from autograder.checks import CheckFailed
+    from autograder.judges import CheckFailed
 
     tape = Tape()
     for entry in selfcheck.assignment_info(assignment)["checks"]:

@@ -70,8 +70,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from autograder.checks import GraderFault, OutOfTime, ProbeFailed
 from autograder.config import ROOT
+from autograder.judges import GraderFault, OutOfTime, ProbeFailed
 from autograder.sandbox import wire
 from autograder.sandbox.plan import Plan
 from autograder.submissions import copy_tree

@@ -45,9 +45,9 @@ from pathlib import Path
 #: Imported once by the zygote, after the libraries it shares with the worker zygote
 #: (:data:`autograder.sandbox.worker.PRELOADED`): the kit's trusted modules, never a submission. (Not the
 #: reference solutions: a grader imports those of its own assignment by their plain module names.)
-PRELOAD = ("yaml", "pydantic", "pytest", "autograder.plugin", "autograder.checks.accuracy",
-           "autograder.checks.answers", "autograder.checks.gradients", "autograder.checks.models",
-           "autograder.checks.static", "autograder.checks.values", "autograder.data", "autograder.reference")
+PRELOAD = ("yaml", "pydantic", "pytest", "autograder.plugin", "autograder.judges.accuracy",
+           "autograder.judges.answers", "autograder.judges.gradients", "autograder.judges.models",
+           "autograder.judges.static", "autograder.judges.values", "autograder.data", "autograder.reference")
 START_TIMEOUT = 120.0
 #: cgroup peak (page cache included) of the reference's grading at ½ CPU, the highest of the four assignments
 #: (bench/gradescope.py, bench/RESULTS.md: 641-697 MB); a submission's own code can need more
@@ -342,7 +342,7 @@ def _memory_errors(limit_mb: int):
     fails as the grader's error, saying so."""
     import pytest
 
-    from autograder.checks import GraderFault
+    from autograder.judges import GraderFault
 
     @pytest.hookimpl(wrapper=True)
     def translated(item):

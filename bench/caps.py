@@ -62,7 +62,7 @@ def _nested_lists(elements: int, depth: int) -> bytes:
 
 
 def _source(target_bytes: int):
-    from autograder.checks import CheckFailed, static
+    from autograder.judges import CheckFailed, static
 
     folder = Path(tempfile.mkdtemp())
     (folder / "manual.py").write_text("values = [" + "0," * (target_bytes // 2 - 8) + "]\n")
@@ -77,7 +77,7 @@ def _source(target_bytes: int):
 
 
 def _answers(text: str):
-    from autograder.checks import CheckFailed, answers
+    from autograder.judges import CheckFailed, answers
 
     folder = Path(tempfile.mkdtemp())
     (folder / "answers.yml").write_text(text)
@@ -98,7 +98,7 @@ def _alias_bomb(levels: int) -> str:
 
 
 def _cases() -> list[tuple[str, object, tuple]]:
-    from autograder.checks import answers, static
+    from autograder.judges import answers, static
     from autograder.sandbox import wire
 
     elements = wire.MAX_ELEMENTS - 10

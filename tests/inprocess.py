@@ -15,7 +15,7 @@ import numpy as np
 
 from autograder import config, data, selfcheck
 from autograder.check_context import check_seed as seed_of  # noqa: F401 - the seed `autograder grade` draws
-from autograder.checks import CheckFailed, ProbeFailed, gradients, values
+from autograder.judges import CheckFailed, ProbeFailed, gradients, values
 
 #: the key of the gradings in the kit's tests (deterministic draws; a real grading draws a fresh one)
 TEST_KEY = "kit-tests"

@@ -1,4 +1,4 @@
-"""The accuracy recipe (``checks/accuracy.py``) and the budget vocabulary of grading.yml, in process (~3 s):
+"""The accuracy recipe (``judges/accuracy.py``) and the budget vocabulary of grading.yml, in process (~3 s):
 budgets size their splits with ``n_train``, ``n_monitor``, ``n_held`` only, the settings a probe forwards to
 the handout's training function as keyword arguments are parameters of it (the training seed goes as the
 probe's own ``train_seed``), and the drawn splits are disjoint, sized as asked, renamed on the way out."""
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from autograder import config, data, reference
-from autograder.checks.accuracy import SPLIT_SIZES, draw_images, training_budget
+from autograder.judges.accuracy import SPLIT_SIZES, draw_images, training_budget
 from autograder.sandbox.probing import StudentError, learning_curves
 
 #: (assignment, test function) -> the handout's function its probe calls with ``**budget``, per parameter

@@ -62,7 +62,7 @@ def test_worker_side_modules_import_nothing_of_the_trusted_side():
 
 def test_the_import_rule_catches_a_trusted_import(tmp_path):
     module = tmp_path / "probes.py"
-    module.write_text("from autograder.checks import values\nimport yaml\nfrom autograder.sandbox import wire\n"
+    module.write_text("from autograder.judges import values\nimport yaml\nfrom autograder.sandbox import wire\n"
                       "def f():\n    from autograder import workers\n")
     assert sorted(name for name in imported(module) if not allowed(name)) == [
-        "autograder.checks", "autograder.workers", "yaml"]
+        "autograder.judges", "autograder.workers", "yaml"]

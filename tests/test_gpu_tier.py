@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from autograder import config, data, samples
-from autograder.checks.accuracy import training_budget
 from autograder.grade import Options, grade_one
+from autograder.judges.accuracy import training_budget
 from autograder.submissions import Submission
 from autograder.workers import Worker
 

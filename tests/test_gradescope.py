@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from autograder import bundle, check_context, config, data, emulate, release, samples, workers, zygote
-from autograder.checks import GraderFault, ProbeFailed
 from autograder.grade import Options, grade_one
+from autograder.judges import GraderFault, ProbeFailed
 from autograder.submissions import Submission
 
 A = "tp1_mlp"

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from autograder import bundle, config, notebooks, reference, release, samples, selfcheck
-from autograder.checks import CheckFailed
+from autograder.judges import CheckFailed
 
 ASSIGNMENTS = [a for a in config.load().assignments
                if (notebooks.ASSIGNMENTS / a / "notebook.py").is_file() and (config.GRADERS / a).is_dir()]

@@ -162,7 +162,7 @@ def summarize_model(model, input_shape: tuple[int, ...], train: bool = False, pa
 def optimizer_trajectory(optimizer, params: dict, grads: dict, steps: int = 2) -> list[dict]:
     """The values of ``params`` (name -> tensor, the optimizer's) after each of ``steps`` calls of
     ``optimizer.step()``, every gradient set to ``grads[name]`` before each step: plain data for the grader's
-    judge (:mod:`autograder.checks.steps`), no verdict here."""
+    judge (:mod:`autograder.judges.steps`), no verdict here."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise StudentError(f"expected a torch.optim optimizer, got {type(optimizer).__name__}")
     out = []

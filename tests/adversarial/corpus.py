@@ -235,7 +235,7 @@ try:
     otter.check.notebook.Notebook.check = lambda *args, **kwargs: None
 except Exception:
     pass
-for name in ("autograder.checks", "autograder.checks.values", "autograder.checks.gradients", "autograder.plugin",
+for name in ("autograder.judges", "autograder.judges.values", "autograder.judges.gradients", "autograder.plugin",
              "autograder.results", "autograder.grade", "autograder.reference"):
     try:
         module = importlib.import_module(name)
@@ -244,7 +244,7 @@ for name in ("autograder.checks", "autograder.checks.values", "autograder.checks
                 setattr(module, attribute, lambda *args, **kwargs: None)
     except Exception:
         pass
-for path in ("@ROOT@/autograder/_pwned_@NAME@.py", "@ROOT@/autograder/checks/_pwned_@NAME@.py",
+for path in ("@ROOT@/autograder/_pwned_@NAME@.py", "@ROOT@/autograder/judges/_pwned_@NAME@.py",
              "@ROOT@/_pwned_@NAME@.yml"):
     try:
         with open(path, "w") as handle:
@@ -269,7 +269,7 @@ def send(fd, value):
 wire.send = send
 probing.tensor = lambda value, what, ndim=None: np.zeros(1)
 probing.StudentError = type("StudentError", (Exception,), {})
-sys.modules["autograder.checks"] = sys.modules["autograder.checks.values"] = probing
+sys.modules["autograder.judges"] = sys.modules["autograder.judges.values"] = probing
 '''
 
 EXIT_AND_KILL = '''
@@ -740,7 +740,7 @@ HOSTILE = [
          "patches numpy/torch comparisons (allclose, array_equal, isclose, testing) at import, forward returns zeros",
          folder(append={"manual.py": PATCH_LIBRARIES}), attacked={F: "differs from the expected values"}),
     Case("monkeypatch_test_machinery", "hostile",
-         "patches pytest, otter, the kit's checks/plugin/results and the worker's wire and probing modules, "
+         "patches pytest, otter, the kit's judges/plugin/results and the worker's wire and probing modules, "
          "forges every reply, writes into the kit",
          folder(append={"manual.py": "import tricks  # noqa\n"}, files={"tricks.py": PATCH_TEST_MACHINERY}),
          attacked={I: "", F: "", S: "", L: "", G: "", N: "", R: "importlib.import_module"}, isolation=True),

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from autograder import reference
-from autograder.checks.models import layer_shapes
+from autograder.judges.models import layer_shapes
 from autograder.sandbox.probing import summarize_model
 
 twolayer = reference.module("recvis_a2", "twolayer")
@@ -57,7 +57,7 @@ def loss(X: np.ndarray, Y: float, params: dict) -> float:
 
 def numeric_gradients(X: np.ndarray, Y: float, params: dict, eps: float = 1e-6) -> dict[str, np.ndarray]:
     """Central differences of the reference loss, in float64, for the four parameters."""
-    from autograder.checks.gradients import numeric_gradient
+    from autograder.judges.gradients import numeric_gradient
 
     work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}  # bo becomes a 0-d array
     return {name: numeric_gradient(lambda: loss(X, Y, work), work[name], eps=eps) for name in PARAMS}

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from autograder.checks import CheckFailed
-from autograder.checks.values import assert_close, expect_array
 from autograder.graders.recvis_a2 import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.values import assert_close, expect_array
 
 HANDOUT_CASES = [(1, 0), (16, 0), (1, 2)]  # (stride, padding)
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.models import assert_output_shapes, assert_parameter_counts
-from autograder.checks.values import assert_close, expect_array, expect_number
 from autograder.graders.recvis_a2 import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.models import assert_output_shapes, assert_parameter_counts
+from autograder.judges.values import assert_close, expect_array, expect_number
 
 #: Layer types compared for shapes; activations and flattening may be modules or functions.
 SHAPED = {"Conv2d", "MaxPool2d", "Linear"}

@@ -4,8 +4,8 @@ curve without training anything."""
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.values import expect_array
+from autograder.judges import CheckFailed
+from autograder.judges.values import expect_array
 
 
 def test_hidden_units_sweep(probe, rng):

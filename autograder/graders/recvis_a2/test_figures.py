@@ -3,9 +3,9 @@ the arrays they show (``probing.figure_contents``)."""
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.figures import shown_images
 from autograder.graders.recvis_a2 import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.figures import shown_images
 
 #: One unit of an 8-bit image: uint8 images (divided by 255) pass as well as float ones.
 TOLERANCE = 1.01 / 255

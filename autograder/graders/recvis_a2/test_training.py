@@ -5,7 +5,8 @@ labels never leave the grader."""
 
 import numpy as np
 
-from autograder.checks.accuracy import (
+from autograder.graders.recvis_a2 import _reference as ref
+from autograder.judges.accuracy import (
     Splits,
     assert_accuracy,
     draw_images,
@@ -13,8 +14,7 @@ from autograder.checks.accuracy import (
     load_trained,
     training_budget,
 )
-from autograder.checks.values import expect_arrays, float_arrays
-from autograder.graders.recvis_a2 import _reference as ref
+from autograder.judges.values import expect_arrays, float_arrays
 from autograder.sandbox import fastdata
 
 

@@ -3,11 +3,11 @@ gradients, and what train_loop records."""
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.gradients import assert_gradients
-from autograder.checks.static import assert_not_used
-from autograder.checks.values import assert_close, expect_array, expect_arrays, float_arrays
 from autograder.graders.recvis_a2 import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.gradients import assert_gradients
+from autograder.judges.static import assert_not_used
+from autograder.judges.values import assert_close, expect_array, expect_arrays, float_arrays
 
 
 def test_sigm_stable(probe, rng):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.checks import CheckFailed
-from autograder.checks.accuracy import Splits, draw_images, judge_trained, load_trained
-from autograder.checks.values import expect_array, expect_arrays, expect_number
 from autograder.graders.tp1_mlp import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.accuracy import Splits, draw_images, judge_trained, load_trained
+from autograder.judges.values import expect_array, expect_arrays, expect_number
 
 ARCHITECTURE = "nn.Sequential(nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny))"
 

@@ -1,7 +1,7 @@
 """Numeric written answers of the handout (answers.yml)."""
 
 from autograder import reference
-from autograder.checks.answers import assert_answer_formats, assert_answers
+from autograder.judges.answers import assert_answer_formats, assert_answers
 
 
 def test_answers_format(submission):

@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.gradients import assert_gradients, numeric_gradient
-from autograder.checks.static import assert_not_used
-from autograder.checks.values import assert_close, expect_array, expect_number
 from autograder.graders.tp1_mlp import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.gradients import assert_gradients, numeric_gradient
+from autograder.judges.static import assert_not_used
+from autograder.judges.values import assert_close, expect_array, expect_number
 
 
 def test_init_params(probe, rng):

@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.models import assert_output_shapes, assert_parameter_counts
-from autograder.checks.steps import assert_trajectory, likely_cause, sgd_trajectory
-from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp1_mlp import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.models import assert_output_shapes, assert_parameter_counts
+from autograder.judges.steps import assert_trajectory, likely_cause, sgd_trajectory
+from autograder.judges.values import assert_close, expect_number
 from autograder.sandbox.probing import summarize_model
 
 

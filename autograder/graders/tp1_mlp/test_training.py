@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from autograder import reference
-from autograder.checks import CheckFailed
-from autograder.checks.values import assert_close, expect_arrays
 from autograder.graders.tp1_mlp import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.values import assert_close, expect_arrays
 
 LOOP = {"epochs": 2, "batch_size": 8, "eta": 0.1}  # 3 batches per epoch on 21 examples: the last one smaller
 STEPS = {"manual": "manual.sgd", "autograd": "autograd_mlp.train_step", "nn": "nn_mlp.train_step",

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from autograder import reference
-from autograder.checks.models import layer_shapes
 from autograder.graders.tp2_cnn.probes import epoch_model
+from autograder.judges.models import layer_shapes
 from autograder.sandbox.probing import summarize_model
 
 models = reference.module("tp2_cnn", "models")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograder.checks import CheckFailed
+from autograder.judges import CheckFailed
 
 NAMES = ["baseline", "standardisation", "augmentation", "optim", "dropout", "batchnorm"]
 KEYS = ("train_loss", "test_loss", "train_acc", "test_acc")

@@ -8,9 +8,9 @@ leave the grader. The student's per-sample transforms have checks of their own (
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed
-from autograder.checks.accuracy import draw_images, judge_trained, load_trained
 from autograder.graders.tp2_cnn import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.accuracy import draw_images, judge_trained, load_trained
 from autograder.sandbox import fastdata
 
 LAYERS = "features.conv1 … features.pool3, classifier.fc4 … classifier.fc5"

@@ -3,7 +3,7 @@
 import pytest
 
 from autograder import reference
-from autograder.checks.answers import assert_answer_formats, assert_answers
+from autograder.judges.answers import assert_answer_formats, assert_answers
 
 GROUPS = {"conv": ("q1_", "q6_", "q7_", "q8_", "q9_"), "network": ("q10_", "q11_")}
 

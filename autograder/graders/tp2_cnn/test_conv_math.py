@@ -1,8 +1,8 @@
 """Part 1 (conv_math.py): sizes and weight counts against real PyTorch layers, receptive fields against the
 gradient of one output pixel. Cases are drawn from the check's seed."""
 
-from autograder.checks import CheckFailed
 from autograder.graders.tp2_cnn import _reference as ref
+from autograder.judges import CheckFailed
 
 
 def _judge(got, cases: list, expected: list[int], function: str) -> None:

@@ -3,8 +3,8 @@ transforms of each split, judged on images the grader draws (train and test with
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.values import assert_close, expect_array
+from autograder.judges import CheckFailed
+from autograder.judges.values import assert_close, expect_array
 
 CROP = 28
 

@@ -4,9 +4,9 @@ dropout in train and eval modes. Reference models are built here from the soluti
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed
-from autograder.checks.models import assert_output_shapes, assert_parameter_counts
 from autograder.graders.tp2_cnn import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.models import assert_output_shapes, assert_parameter_counts
 
 VARIANTS = {"default": {}, "batch_norm": {"batch_norm": True}}
 

@@ -3,11 +3,11 @@ on the same small network, weights and batches (``probes.epoch_model``), main() 
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.static import assert_used
-from autograder.checks.steps import assert_trajectory, likely_cause, sgd_trajectory
-from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp2_cnn import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.static import assert_used
+from autograder.judges.steps import assert_trajectory, likely_cause, sgd_trajectory
+from autograder.judges.values import assert_close, expect_number
 
 
 def _loss_and_accuracy(got: dict, want: dict, where: str) -> None:

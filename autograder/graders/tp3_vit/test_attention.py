@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.values import assert_close, expect_array
 from autograder.graders.tp3_vit import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.values import assert_close, expect_array
 
 WHERE = "attention.SelfAttention"
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.values import expect_array
 from autograder.graders.tp3_vit import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.values import expect_array
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 

@@ -4,10 +4,10 @@ ViT-Tiny fine-tuned on MNIST from scratch and from ImageNet weights (gpu tier, n
 import pytest
 import torch
 
-from autograder.checks import CheckFailed
-from autograder.checks.accuracy import draw_images, judge_trained, load_trained
-from autograder.checks.values import assert_close
 from autograder.graders.tp3_vit import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.accuracy import draw_images, judge_trained, load_trained
+from autograder.judges.values import assert_close
 
 CONFIGS = [{}, {"patch_size": 14, "embed_dim": 32}]
 

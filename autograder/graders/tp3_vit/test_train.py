@@ -5,11 +5,11 @@ the handout's ViT and predicts the held-out images itself: held-out images and l
 import numpy as np
 import torch
 
-from autograder.checks import CheckFailed
-from autograder.checks.accuracy import draw_images, judge_trained, load_trained
-from autograder.checks.steps import adam_cause, adam_trajectory, assert_trajectory
-from autograder.checks.values import assert_close, expect_number
 from autograder.graders.tp3_vit import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.accuracy import draw_images, judge_trained, load_trained
+from autograder.judges.steps import adam_cause, adam_trajectory, assert_trajectory
+from autograder.judges.values import assert_close, expect_number
 
 
 def test_train_step(probe, rng):

@@ -4,10 +4,10 @@ parameter counts of the handout's cases, class token and positional embedding.""
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed
-from autograder.checks.models import assert_parameter_counts
-from autograder.checks.values import expect_array
 from autograder.graders.tp3_vit import _reference as ref
+from autograder.judges import CheckFailed
+from autograder.judges.models import assert_parameter_counts
+from autograder.judges.values import expect_array
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import CheckFailed
+from autograder.judges import CheckFailed
 
 
 def shown_images(contents: dict, where: str, count: int) -> list[tuple[str, np.ndarray]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from autograder.checks import CheckFailed
+from autograder.judges import CheckFailed
 
 #: larger sources are refused before parsing (``ast.parse`` takes ~400 bytes of memory per source byte)
 MAX_SOURCE_BYTES = 256 * 2**10

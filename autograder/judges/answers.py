@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder.checks import CheckFailed
+from autograder.judges import CheckFailed
 
 MAX_BYTES = 64 * 1024
 MAX_QUOTED = 80  # characters of a given answer quoted back in feedback

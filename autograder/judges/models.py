@@ -6,7 +6,7 @@ reference one itself from the solution model).
 
 from __future__ import annotations
 
-from autograder.checks import CheckFailed
+from autograder.judges import CheckFailed
 
 
 def _layers(summary: dict, where: str) -> list[dict]:

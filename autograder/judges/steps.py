@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.values import expect_array
+from autograder.judges import CheckFailed
+from autograder.judges.values import expect_array
 
 
 def sgd_trajectory(before: dict, grads: dict, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,

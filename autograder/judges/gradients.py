@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.checks import CheckFailed
-from autograder.checks.values import expect_array
+from autograder.judges import CheckFailed
+from autograder.judges.values import expect_array
 
 TOLERANCE = 1e-6
 

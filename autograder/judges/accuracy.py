@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from autograder import data
-from autograder.checks import CheckFailed
-from autograder.checks.values import expect_array
+from autograder.judges import CheckFailed
+from autograder.judges.values import expect_array
 
 #: budget keys that size the splits; the rest of a budget is what the student's training takes
 SPLIT_SIZES = ("n_train", "n_monitor", "n_held")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import CheckFailed
+from autograder.judges import CheckFailed
 
 
 def expect_array(value, what: str, shape: tuple[int, ...] | None = None, kind: str = "f") -> np.ndarray:
