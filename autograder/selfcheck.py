@@ -145,6 +145,20 @@ def _parameters(function, name: str) -> dict:
 
 
 @contextlib.contextmanager
+def _own_figures_closed() -> Iterator[None]:
+    """Within: the matplotlib figures a check opens (the student's plots, the reference's) are closed at its
+    end, the caller's own kept: a notebook running every check does not pile up figures."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    before = set(pyplot.get_fignums()) if pyplot is not None else set()
+    try:
+        yield
+    finally:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        for number in set(pyplot.get_fignums()) - before if pyplot is not None else ():
+            pyplot.close(number)
+
+
+@contextlib.contextmanager
 def _recorded(module: types.ModuleType, tape) -> Iterator[None]:
     """Within: the reference globals of grader test ``module`` record every call on ``tape``."""
     from autograder.tape import Recording
@@ -236,7 +250,7 @@ def execute(assignment: str, check_id: str, folder: Path, modules: list[str], se
             if parameter not in available:
                 raise CheckFailed(f"{INTERNAL}: fixture {parameter!r} is not available outside `autograder grade`")
             arguments[parameter] = available[parameter]()
-        with patch(module) if patch is not None else contextlib.nullcontext():
+        with patch(module) if patch is not None else contextlib.nullcontext(), _own_figures_closed():
             function(**arguments)
 
 
