@@ -34,7 +34,7 @@ def test_epoch_evaluation(submission, probe, rng):
     if any(flag["grad"] for flag in got["flags"]):
         raise CheckFailed(f"{where}: gradients were tracked; evaluate under torch.no_grad()")
     # the flags above are seen by the worker, hence forgeable: the grader reads the source for the same fact
-    assert_used(submission, "train", "torch.no_grad() (or inference_mode) when evaluating",
+    assert_used(submission, "train", "torch.no_grad() (or inference_mode) in epoch() when it evaluates",
                 {"no_grad", "inference_mode", "set_grad_enabled"})
     changed = [name for name, value in state.items() if name not in got["state"]
                or not np.array_equal(np.reshape(got["state"][name], np.shape(value)), value)]
