@@ -153,12 +153,29 @@ class Zygote:
                     group.close()
 
     def close(self) -> None:
-        """Stop both zygotes (one process group) and remove their folder."""
+        """Stop both zygotes (one process group) and remove their folder; return once every process of the
+        group is dead (the worker zygote is not this process's child: a kill reaches it a moment later)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.process.stdout.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+        ends = time.monotonic() + 10
+        while _living_members(self.process.pid) and time.monotonic() < ends:
+            time.sleep(0.01)
+
+
+def _living_members(group: int) -> list[int]:
+    """Processes of process group ``group`` that are not zombies."""
+    living = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:  # state, ppid, pgrp
+            living.append(int(name))
+    return living
 
 
 def _grader_cgroup(limits: GraderLimits):
