@@ -122,10 +122,11 @@ def rule_modules(submission: Path, module: str) -> dict[str, ast.Module]:
 
 def assert_used(submission: Path, module: str, why: str, attributes: set[str]) -> None:
     """``module`` or a submission module it imports (:func:`rule_modules`) names one of ``attributes``
-    (``torch.no_grad`` counts for ``no_grad``): evidence read by the grader, which the worker cannot forge."""
+    (``torch.no_grad`` counts for ``no_grad``, a keyword argument ``requires_grad=`` for ``requires_grad``): evidence read by the grader, which the worker cannot forge."""
     for parsed in rule_modules(submission, module).values():
         if any(isinstance(node, ast.Attribute) and node.attr in attributes
-               or isinstance(node, ast.Name) and node.id in attributes for node in ast.walk(parsed)):
+               or isinstance(node, ast.Name) and node.id in attributes
+               or isinstance(node, ast.keyword) and node.arg in attributes for node in ast.walk(parsed)):
             return
     raise CheckFailed(f"{module}.py should use {why}: none of {', '.join(sorted(attributes))} appears in it nor in "
                       "the submission's modules it imports")

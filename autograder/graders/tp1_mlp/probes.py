@@ -70,9 +70,16 @@ def sgd(params, grads, eta):
 
 
 def _leaf_report(params: dict[str, torch.Tensor]) -> dict:
-    """Values and autograd state of each parameter after a step."""
+    """Values and autograd state of each parameter (fresh from an init: nothing to compare them with)."""
     return {name: {"value": tensor(p, f"params[{name!r}]"), "is_leaf": bool(p.is_leaf),
                    "requires_grad": bool(p.requires_grad)} for name, p in params.items()}
+
+
+def _step_report(params: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> dict:
+    """After a step: the value of each parameter, and that of the tensor the loop was given under that name
+    (the same tensor when the update is in place: the grader judges from the values alone)."""
+    return {name: {"value": tensor(p, f"params[{name!r}]"), "given": tensor(given[name], f"params[{name!r}]")}
+            for name, p in params.items() if name in given}
 
 
 def _returned(value) -> float | str:
@@ -94,10 +101,11 @@ def autograd_init(nx: int, nh: int, ny: int, seed: int):
 def autograd_steps(params, X, Y, eta, steps: int = 2):
     """Run ``autograd_mlp.train_step`` ``steps`` times on the same batch; report after each step."""
     student_params = _tensors(params, requires_grad=True)
+    given = dict(student_params)
     reports = []
     for _ in range(steps):
         loss = call("autograd_mlp", "train_step", student_params, torch.tensor(X), torch.tensor(Y), eta)
-        reports.append({**_leaf_report(student_params), "returned": _returned(loss)})
+        reports.append({**_step_report(student_params, given), "returned": _returned(loss)})
     return reports
 
 
@@ -132,10 +140,10 @@ def nn_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
     """``nn_mlp.train_step`` twice (student's model, loss and manual update); state after each step."""
     model = _model_with("nn_mlp", state, nx, nh, ny)
     loss_fn = call("nn_mlp", "make_loss")
-    reports = []
+    given, reports = dict(model.named_parameters()), []
     for _ in range(steps):
         loss = call("nn_mlp", "train_step", model, loss_fn, torch.tensor(X), torch.tensor(y), eta)
-        reports.append({**_leaf_report(dict(model.named_parameters())), "returned": _returned(loss)})
+        reports.append({**_step_report(dict(model.named_parameters()), given), "returned": _returned(loss)})
     return reports
 
 
@@ -154,10 +162,10 @@ def optim_steps(state, X, y, eta, nx: int, nh: int, ny: int, steps: int = 2):
     model = _model_with("nn_mlp", state, nx, nh, ny)
     loss_fn = call("nn_mlp", "make_loss")
     optimizer = call("optim_mlp", "make_optimizer", model, eta)
-    reports = []
+    given, reports = dict(model.named_parameters()), []
     for _ in range(steps):
         loss = call("optim_mlp", "train_step", model, loss_fn, optimizer, torch.tensor(X), torch.tensor(y))
-        reports.append({**_leaf_report(dict(model.named_parameters())), "returned": _returned(loss)})
+        reports.append({**_step_report(dict(model.named_parameters()), given), "returned": _returned(loss)})
     return reports
 
 

@@ -5,6 +5,7 @@ import numpy as np
 from autograder.graders.tp1_mlp import _reference as ref
 from autograder.judges import CheckFailed
 from autograder.judges.models import assert_output_shapes, assert_parameter_counts
+from autograder.judges.static import assert_used
 from autograder.judges.steps import assert_trajectory, likely_cause, sgd_trajectory
 from autograder.judges.values import assert_close, expect_number
 from autograder.sandbox.probing import summarize_model
@@ -12,7 +13,9 @@ from autograder.sandbox.probing import summarize_model
 
 def _assert_steps(reports, expected, where: str, names: dict[str, str], losses: list[float]) -> None:
     """Each step returns the batch loss before its update (``losses``), its parameters equal the reference
-    (so gradients were zeroed between steps) and stay leaves."""
+    (so gradients were zeroed between steps), and so do the tensors the loop was given: updated in place,
+    they stay the leaves the next step differentiates (judged from values, which the worker cannot forge
+    without doing the update)."""
     if not isinstance(reports, list) or len(reports) != len(expected):
         raise CheckFailed(f"{where}: could not observe {len(expected)} steps")
     for step, (report, want, loss) in enumerate(zip(reports, expected, losses), start=1):
@@ -26,12 +29,12 @@ def _assert_steps(reports, expected, where: str, names: dict[str, str], losses: 
             state = report.get(name)
             if state is None:
                 raise CheckFailed(f"{where}: parameter {name!r} disappeared after step {step}")
-            if not state["is_leaf"] or not state["requires_grad"]:
-                raise CheckFailed(f"{where}: after step {step}, {name} is no longer a leaf tensor that requires "
-                                  "grad: do the update in place inside torch.no_grad()")
             hint = " (were the gradients zeroed after the first step?)" if step > 1 else ""
             assert_close(state["value"], want[ref_name], f"{where}: {name} after step {step}{hint}", rtol=1e-6,
                          atol=1e-9)
+            assert_close(state["given"], want[ref_name], f"{where}: the tensor {name} the loop was given, after "
+                         f"step {step} (a new tensor took its place: update each parameter in place inside "
+                         "torch.no_grad(), so that it stays a leaf tensor that requires grad)", rtol=1e-6, atol=1e-9)
 
 
 def test_autograd_two_steps(probe, rng):
@@ -43,7 +46,7 @@ def test_autograd_two_steps(probe, rng):
                   ref.step_losses(problem, expected))
 
 
-def test_autograd_init_params(probe, rng):
+def test_autograd_init_params(submission, probe, rng):
     """autograd_mlp.init_params: manual.init_params's draws for the same generator, as leaves requiring grad."""
     nx, nh, ny = (int(v) for v in rng.integers(3, 30, size=3))
     seed = int(rng.integers(2**31))
@@ -58,6 +61,9 @@ def test_autograd_init_params(probe, rng):
                               ".requires_grad_() on the drawn tensor)")
         assert_close(state["value"], value, f"{where}()[{name!r}] (the draws of manual.init_params for the same "
                      "generator: N(0, 0.3²) for every tensor, biases included)", rtol=1e-6, atol=1e-7)
+    # the flags above are seen by the worker, hence forgeable: the grader reads the source for the same fact
+    assert_used(submission, "autograd_mlp", "requires_grad_() (or requires_grad=True) on the drawn tensors",
+                {"requires_grad_", "requires_grad"})
 
 
 def test_nn_model_structure(probe, rng):
