@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -28,37 +27,36 @@ def _peak_mb() -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
-def _reply(json_text: bytes, arrays: list[np.ndarray]):
-    """Write one wire message by hand (what a hostile worker could send) and read it as the grader does."""
-    import io
-
+def _reply(value):
+    """Send ``value`` over a pipe from a child process, as a hostile worker could (:func:`wire.send`, bounded
+    only by the message size; the child's memory is not counted), and read it as the grader does."""
     from autograder.sandbox import wire
 
-    blobs = []
-    for array in arrays:
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        blobs.append(buffer.getvalue())
-    frames = [json_text, *blobs]
-    message = wire._LENGTH.pack(len(blobs)) + b"".join(wire._LENGTH.pack(len(f)) + f for f in frames)
     read_end, write_end = os.pipe()
-    writer = threading.Thread(target=lambda: (wire._write_all(write_end, message), os.close(write_end)))
     _reset_peak()
     before = _peak_mb()
-    writer.start()
+    sender = os.fork()
+    if sender == 0:
+        os.close(read_end)
+        wire.send(write_end, value)
+        os._exit(0)
+    os.close(write_end)
     try:
         wire.receive(read_end)
         outcome = "decoded"
     except wire.WireError as error:
         outcome = f"refused: {error}"
-    writer.join()
+    os.close(read_end)
+    os.waitpid(sender, 0)
     return _peak_mb() - before, outcome
 
 
-def _nested_lists(elements: int, depth: int) -> bytes:
-    """JSON of lists nested ``depth`` deep, about ``elements`` brackets and commas in all."""
-    unit = b"[" * depth + b"]" * depth
-    return b"[" + b",".join([unit] * (elements // (depth + 1))) + b"]"
+def _nested(depth: int) -> list:
+    """An empty list inside ``depth - 1`` others."""
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
 
 
 def _source(target_bytes: int):
@@ -102,15 +100,14 @@ def _cases() -> list[tuple[str, object, tuple]]:
     from autograder.sandbox import wire
 
     elements = wire.MAX_ELEMENTS - 10
-    most = b"[" + b",".join([b"[]"] * (elements // 2)) + b"]"  # ~1M containers and commas, under 8 MiB
-    arrays = [np.zeros((wire.MAX_REPLY_BYTES - wire.MAX_JSON_BYTES) // 8 - 64, dtype=np.float64)]
+    array = np.zeros((wire.MAX_REPLY_BYTES - wire.MAX_JSON_BYTES) // 8 - 64, dtype=np.float64)
     flat = "q: [" + ",".join(["1"] * ((answers.MAX_BYTES - 16) // 2)) + "]\n"
     return [
-        ("reply: 1M empty lists (the element cap)", _reply, (most, [])),
-        ("reply: lists nested 63 deep, up to the element cap", _reply, (_nested_lists(elements, 63), [])),
-        ("reply: 56 MiB array + 8 MiB JSON (the byte cap)", _reply, (b"[" + b"0," * 10 + b"0]", arrays)),
-        ("reply: over the element cap", _reply, (b"[" + b",".join([b"[]"] * elements) + b"]", [])),
-        ("reply: over the depth cap", _reply, (b"[" * 100 + b"]" * 100, [])),
+        ("reply: 1M empty lists (the element cap)", _reply, ([[]] * (elements // 2),)),
+        ("reply: lists nested 63 deep, up to the element cap", _reply, ([_nested(63)] * (elements // 64),)),
+        ("reply: a 56 MiB array (the byte cap)", _reply, ([0] * 11 + [array],)),
+        ("reply: over the element cap", _reply, ([[]] * elements,)),
+        ("reply: over the depth cap", _reply, (_nested(100),)),
         ("source: one list literal at the size cap", _source, (static.MAX_SOURCE_BYTES,)),
         ("source: just over the size cap", _source, (static.MAX_SOURCE_BYTES + 4096,)),
         ("answers.yml: a flat list at the size cap", _answers, (flat,)),
