@@ -7,8 +7,8 @@ forks a handler that enters fresh namespaces and forks the worker, pid 1 of its 
 (:func:`serve_zygote`). Before any student code runs, :func:`confine` applies the worker handle's
 :class:`~autograder.sandbox.plan.Plan` (trusted code, still root inside the fresh namespaces): its cgroup, a
 root of its own, limits, its own uid, a fresh session keyring, no capability, no_new_privs and a seccomp
-filter (:data:`SYSCALLS`); then :func:`main` imports the kit's probe modules (a fault there is the worker's start failure, the grader's). Student output
-(fd 1 and 2) goes to a log file the worker handle reads. Each request names a probe function inside the
+filter (:data:`SYSCALLS`); then :func:`main` imports the kit's probe modules (a fault there is the worker's
+start failure, the grader's). Student output (fd 1 and 2) goes to a log file the worker handle reads. Each request names a probe function inside the
 ``autograder`` package and its keyword arguments; the reply is plain data (see
 :mod:`autograder.sandbox.wire`) or an error message.
 """
