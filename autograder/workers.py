@@ -10,11 +10,12 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
 
 * Always: a worker of its own per submission, forked by the worker zygote (:class:`WorkerZygote`, a fresh
   ``python -I -B`` that has imported the libraries (numpy, torch, ...) and nothing of the kit, so a worker
-  is ready in a fraction of a second), in its own session, with rlimits (address space, CPU seconds, processes, open files,
-  file size, no core file), a scrubbed environment, a wall-clock timeout on every call, a temporary
-  working copy of the submission, and beside it a copy of the worker-side part of the kit only
-  (:data:`WORKER_FILES`: ``autograder/sandbox`` and each grader's ``probes.py``), which is what the
-  worker imports, and the worker's :class:`~autograder.sandbox.plan.Plan` (what it applies to itself); ``no_new_privs`` (setuid programs gain nothing); a fresh anonymous session
+  is ready in a fraction of a second), in its own session, with rlimits (address space, CPU seconds,
+  processes, open files, file size, no core file), a scrubbed environment, a wall-clock timeout on every
+  call, a temporary working copy of the submission, and beside it a copy of the worker-side part of the kit
+  only (:data:`WORKER_FILES`: ``autograder/sandbox`` and each grader's ``probes.py``), which is what the
+  worker imports, and the worker's :class:`~autograder.sandbox.plan.Plan` (what it applies to itself);
+  ``no_new_privs`` (setuid programs gain nothing); a fresh anonymous session
   keyring (no key of the grader's login); a seccomp filter refusing new namespaces, mounts, keyrings, eBPF,
   ptrace and reading other processes, perf events, io_uring, modules, and every socket but AF_UNIX (no
   network, namespace or not; :data:`worker.SYSCALLS`). Where this process may make cgroups (v1 or v2, as
@@ -24,8 +25,8 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
 * Namespaces, when permitted (as root; otherwise inside an unprivileged user namespace; probed once with
   ``unshare``): fresh mount, PID, network and IPC namespaces, the worker being PID 1 of its own. It sees
   only its own processes, has no network (a new network namespace whose loopback is down), and dies
-  with everything it started when the grader kills it. Before any student code runs it moves into a root of its
-  own (``pivot_root``) that holds only what Python needs: the system folders (:data:`SYSTEM_PATHS`) and
+  with everything it started when the grader kills it. Before any student code runs it moves into a root of
+  its own (``pivot_root``) that holds only what Python needs: the system folders (:data:`SYSTEM_PATHS`) and
   the interpreter's folders read-only, ``/dev``, ``/sys``, a fresh ``/proc``, and fresh tmpfs of
   ``Limits.scratch_mb`` for the temporary folder, ``/dev/shm`` and ``/var/tmp`` holding only its own
   copy. Everything else on the machine is absent: the kit and any other checkout of it, home folders,
@@ -40,9 +41,10 @@ Isolation (what :func:`isolation` finds this machine allows, decided once per pr
 Without namespaces (e.g. a container under Docker's default seccomp profile), as root ("own uid"): the
 worker sees the machine's files and processes, so before the first worker the grader checks for real, as
 such a uid (:func:`require_private`), that it can read the interpreter and can neither read nor write the
-kit's secrets (:func:`secret_paths`: solutions, graders, grading.yml, data) nor write the grader's copy
-of the submission or the output folder; otherwise every check is the grader's error, naming the paths
-and the ``chmod`` that fixes them (the Gradescope setup.sh runs it). Without namespaces and without
+kit's secrets (:func:`secret_paths`: solutions, graders, grading.yml, data) nor the original submissions
+(:func:`autograder.grade.grade_one`), nor write the grader's copy of the submission or the output
+folder; otherwise every check is the grader's error, naming the paths and the ``chmod`` that fixes them
+(the Gradescope setup.sh and run_autograder run it). Without namespaces and without
 root ("none"): the worker runs as the grader's user, a process that leaves its session can outlive it, and
 hidden checks are refused unless the staff pass ``--allow-unisolated`` (:mod:`autograder.plugin`). Tests
 that need the full isolation skip on such machines and say why; ``AUTOGRADER_NO_NAMESPACES=1`` in the
